@@ -1,0 +1,54 @@
+# Two commands for a fresh machine (Python 3.11, git, make):
+#   make demo   the whole loop on the embedded defaults
+#   make test   lint, type check and every test suite
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv test lint typecheck unit demo bench lock binaries clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+# The lock file pins every version; uv installs from it fast and reproducibly.
+$(STAMP): $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+	$(UV) pip sync --python $(BIN)/python requirements.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check scripts tests bench
+	$(BIN)/ruff format --check scripts tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/core $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	-@./scripts/install-binaries --if-root
+	$(BIN)/modelops demo
+
+bench: $(STAMP)
+	$(BIN)/python -m bench --write-readme
+
+# Re-resolve the pins after changing a range in pyproject.toml.
+lock: $(STAMP)
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+
+binaries:
+	./scripts/install-binaries
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

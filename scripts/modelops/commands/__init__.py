@@ -1,0 +1,1 @@
+"""Subcommands. Each module defines `register(subparsers, parent)`; flows are imported inside handlers."""

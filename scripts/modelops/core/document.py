@@ -1,0 +1,357 @@
+"""models.yaml as a round-trip document.
+
+Every edit goes through ruamel.yaml in round-trip mode so comments, key order and the formatting of
+untouched parts survive byte for byte. A file whose formatting the editor could not reproduce is
+refused before any edit, rather than silently reformatted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from modelops.core.state import HISTORY_LIMIT, REQUIRED_ENVIRONMENTS, DesiredState, parse_state
+from modelops.errors import BadInput, Denied
+
+SCHEMA_COMMENT = "# yaml-language-server: $schema="
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with models.yaml: where (a dotted path and, when known, a line) and what."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def render(self, filename: str) -> str:
+        where = f"{filename}:{self.line}" if self.line else filename
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("modelops").joinpath("schema/models.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)
+    # An explicit `null` reads better than an empty value for "not pinned yet".
+    y.representer.add_representer(
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return y
+
+
+def _to_plain(node: Any) -> Any:
+    """ruamel's commented containers to plain dicts/lists (for JSON Schema and the typed state)."""
+    if isinstance(node, dict):
+        return {str(k): _to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_to_plain(v) for v in node]
+    if isinstance(node, bool | int | float | str) or node is None:
+        if isinstance(node, str):
+            return str(node)
+        if isinstance(node, bool):
+            return bool(node)
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        return node
+    return str(node)
+
+
+def _line_of(root: Any, path: list[Any]) -> int | None:
+    """Best-effort 1-based line of a path in the round-trip tree."""
+    node = root
+    line: int | None = None
+    for key in path:
+        try:
+            lc = node.lc
+            if isinstance(key, int):
+                line = lc.item(key)[0] + 1
+            else:
+                line = lc.key(key)[0] + 1
+            node = node[key]
+        except (AttributeError, KeyError, IndexError, TypeError):
+            break
+    return line
+
+
+def _dotted(path: list[Any]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+class ModelsDocument:
+    """A parsed models.yaml that can be validated, read as typed state, edited and dumped."""
+
+    def __init__(self, text: str, filename: str = "models.yaml") -> None:
+        from ruamel.yaml.error import YAMLError
+
+        self.filename = filename
+        self.original = text
+        try:
+            self.root = _yaml().load(text)
+        except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{filename}:{mark.line + 1}" if mark is not None else filename
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise BadInput(f"{where}: not valid YAML: {problem}") from None
+        if not isinstance(self.root, dict):
+            raise BadInput(f"{filename}: expected a mapping at the top level")
+
+    @classmethod
+    def load(cls, path: Path) -> ModelsDocument:
+        try:
+            text = path.read_text("utf-8")
+        except FileNotFoundError:
+            raise BadInput(f"{path}: file not found") from None
+        except UnicodeDecodeError:
+            raise BadInput(f"{path}: not UTF-8 text") from None
+        return cls(text, filename=str(path))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def plain(self) -> dict[str, Any]:
+        plain: dict[str, Any] = _to_plain(self.root)
+        return plain
+
+    def problems(self) -> list[Problem]:
+        """Schema problems first; semantic rules only once the shape is right."""
+        from jsonschema import Draft202012Validator
+
+        validator = Draft202012Validator(schema())
+        data = self.plain()
+        found = []
+        for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+            path = list(err.absolute_path)
+            message = err.message
+            if err.validator == "additionalProperties":
+                message = f"unknown key: {message.split('(')[-1].rstrip(')')}"
+            elif err.validator == "required":
+                message = f"missing {message}"
+            found.append(Problem(_dotted(path), message, _line_of(self.root, path)))
+        if found:
+            return found
+        return [
+            Problem(p.path, p.message, _line_of(self.root, p.path.split(".")))
+            for p in semantic_problems(parse_state(data))
+        ]
+
+    def state(self) -> DesiredState:
+        """The typed desired state; raises BadInput naming the first problem."""
+        problems = self.problems()
+        if problems:
+            raise BadInput(problems[0].render(self.filename))
+        return parse_state(self.plain())
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def dump(self) -> str:
+        buf = io.StringIO()
+        _yaml().dump(self.root, buf)
+        return buf.getvalue()
+
+    def check_round_trip(self) -> None:
+        """Refuse to edit a file whose untouched parts the editor would reformat."""
+        dumped = self.dump()
+        if dumped == self.original:
+            return
+        for n, (a, b) in enumerate(zip(self.original.splitlines(), dumped.splitlines(), strict=False), 1):
+            if a != b:
+                raise BadInput(
+                    f"{self.filename}:{n}: formatting the round-trip editor cannot preserve "
+                    f"({a.strip()!r}); use 2-space mappings and '  - ' sequence items"
+                )
+        raise BadInput(f"{self.filename}: trailing formatting the round-trip editor cannot preserve")
+
+    def _env_node(self, model: str, env: str) -> Any:
+        try:
+            return self.root["models"][model]["environments"][env]
+        except (KeyError, TypeError):
+            raise BadInput(f"{self.filename}: no environment models.{model}.environments.{env}") from None
+
+    def _append_history(self, node: Any, entry: dict[str, Any]) -> None:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+        item = CommentedMap(entry)
+        item.fa.set_flow_style()
+        history = node.get("history")
+        if history is None:
+            history = CommentedSeq()
+            node["history"] = history
+        history.append(item)
+        while len(history) > HISTORY_LIMIT:
+            del history[0]
+
+    def _set(self, node: Any, key: str, value: Any) -> None:
+        from ruamel.yaml.comments import CommentedMap
+
+        if isinstance(value, dict):
+            cm = CommentedMap(value)
+            cm.fa.set_flow_style()
+            value = cm
+        if key in node:
+            node[key] = value
+        else:
+            node.insert(len(node), key, value)
+
+    def promote(
+        self, model: str, env: str, version: int, *, at: str, by: str, reason: str, ref: str | None = None
+    ) -> None:
+        """Pin `version` at 100 %: the old pin becomes the rollback target; any canary ends."""
+        node = self._env_node(model, env)
+        current = node.get("version")
+        if current == version:
+            if node.get("canary"):
+                self._set(node, "canary", None)
+            return
+        self._set(node, "previous", current)
+        self._set(node, "version", version)
+        if node.get("canary") is not None:
+            self._set(node, "canary", None)
+        self._append_history(
+            node, {"at": at, "by": by, "action": "promote", "from": current, "to": version, "reason": reason, "ref": ref}
+        )
+
+    def start_canary(
+        self,
+        model: str,
+        env: str,
+        version: int,
+        traffic: int,
+        *,
+        at: str,
+        by: str,
+        reason: str,
+        ref: str | None = None,
+    ) -> None:
+        node = self._env_node(model, env)
+        self._set(node, "canary", {"version": version, "traffic": traffic})
+        self._append_history(
+            node,
+            {
+                "at": at,
+                "by": by,
+                "action": "canary",
+                "from": node.get("version"),
+                "to": version,
+                "reason": f"{traffic}% canary: {reason}",
+                "ref": ref,
+            },
+        )
+
+    def rollback(
+        self,
+        model: str,
+        env: str,
+        *,
+        at: str,
+        by: str,
+        reason: str,
+        ref: str | None = None,
+        bad_version: int | None = None,
+    ) -> tuple[int, int]:
+        """Return to the rollback target and quarantine the bad version. Returns (from, to).
+
+        A running canary is the newest change, so it is what a rollback undoes first.
+        """
+        from modelops.core.rollback import plan_rollback
+
+        state = parse_state(self.plain())
+        environment = state.model(model).env(env)
+        plan = plan_rollback(environment, bad_version)
+        node = self._env_node(model, env)
+        if plan.drops_canary:
+            self._set(node, "canary", None)
+        else:
+            self._set(node, "version", plan.to_version)
+            self._set(node, "previous", plan.new_previous)
+        quarantined = node.get("quarantined")
+        if quarantined is None:
+            from ruamel.yaml.comments import CommentedSeq
+
+            quarantined = CommentedSeq()
+            node["quarantined"] = quarantined
+        quarantined.fa.set_flow_style()
+        if plan.from_version not in quarantined:
+            quarantined.append(plan.from_version)
+        self._append_history(
+            node,
+            {
+                "at": at,
+                "by": by,
+                "action": "rollback",
+                "from": plan.from_version,
+                "to": plan.to_version,
+                "reason": reason,
+                "ref": ref,
+            },
+        )
+        return plan.from_version, plan.to_version
+
+
+def iter_environments(state: DesiredState) -> Iterator[tuple[str, str]]:
+    for model in state.models.values():
+        for env in model.environments:
+            yield model.name, env
+
+
+def semantic_problems(state: DesiredState) -> list[Problem]:
+    """Rules JSON Schema cannot say."""
+    found: list[Problem] = []
+    for model in state.models.values():
+        base = f"models.{model.name}"
+        for required in REQUIRED_ENVIRONMENTS:
+            if required not in model.environments:
+                found.append(Problem(f"{base}.environments", f"missing environment {required!r}"))
+        aliases: dict[str, str] = {}
+        for env in model.environments.values():
+            at = f"{base}.environments.{env.name}"
+            if env.alias in aliases:
+                found.append(Problem(f"{at}.alias", f"alias {env.alias!r} also used by {aliases[env.alias]}"))
+            aliases[env.alias] = env.name
+            if env.alias in ("candidate", "champion") or env.alias.endswith("-previous"):
+                found.append(Problem(f"{at}.alias", f"alias {env.alias!r} is reserved"))
+            if env.previous is not None and env.previous == env.version:
+                found.append(Problem(f"{at}.previous", f"previous must differ from version ({env.version})"))
+            if env.version is not None and env.version in env.quarantined:
+                found.append(Problem(f"{at}.version", f"version {env.version} is quarantined and cannot be pinned"))
+            if env.canary is not None:
+                if env.version is None:
+                    found.append(Problem(f"{at}.canary", "a canary needs a pinned version to share traffic with"))
+                if env.canary.version == env.version:
+                    found.append(Problem(f"{at}.canary.version", f"canary {env.canary.version} is already pinned"))
+                if env.canary.version in env.quarantined:
+                    found.append(Problem(f"{at}.canary.version", f"version {env.canary.version} is quarantined"))
+                if not 0 < env.canary.traffic < 100:
+                    found.append(Problem(f"{at}.canary.traffic", "must be between 1 and 99"))
+        drift = model.drift
+        if drift.psi_watch >= drift.psi_drift:
+            found.append(Problem(f"{base}.drift.psi_watch", "must be below psi_drift"))
+        for step in model.canary_steps:
+            if step >= 100:
+                found.append(Problem(f"{base}.promotion.canary_steps", f"step {step} must be below 100"))
+    return found
+
+
+def require_not_quarantined(state: DesiredState, model: str, version: int) -> None:
+    if version in state.model(model).quarantined_anywhere():
+        raise Denied(f"{model} v{version} is quarantined (rolled back before); only a human override may bring it back")

@@ -1,0 +1,59 @@
+"""Rollback rules: which version an environment falls back to, and what becomes quarantined.
+
+Both `modelops rollback` and the promotion PR's rollback plan ask these functions, so the version a
+PR promises to fall back to is the version a rollback will choose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelops.core.state import Environment
+from modelops.errors import BadInput, Denied
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    from_version: int
+    to_version: int
+    new_previous: int | None
+    drops_canary: bool
+
+
+def fallback_after_promotion(env: Environment, new_version: int) -> int | None:
+    """The version a promotion of `new_version` would fall back to: what serves now."""
+    if env.version == new_version:
+        return env.previous
+    return env.version
+
+
+def plan_rollback(env: Environment, bad_version: int | None = None) -> RollbackPlan:
+    """Undo the newest change: a running canary first, else the pin goes back to `previous`."""
+    if env.canary is not None and bad_version in (None, env.canary.version):
+        if env.version is None:
+            raise Denied(f"{env.name}: canary v{env.canary.version} has no pinned version to fall back to")
+        return RollbackPlan(env.canary.version, env.version, env.previous, drops_canary=True)
+    if env.version is None:
+        raise Denied(f"{env.name}: nothing is pinned, so there is nothing to roll back")
+    if bad_version is not None and bad_version != env.version:
+        raise BadInput(
+            f"{env.name}: v{bad_version} is not serving (pinned v{env.version}"
+            + (f", canary v{env.canary.version}" if env.canary else "")
+            + ")"
+        )
+    if env.previous is None:
+        raise Denied(f"{env.name}: v{env.version} has no previous version recorded to roll back to")
+    if env.previous in env.quarantined:
+        raise Denied(f"{env.name}: previous v{env.previous} is quarantined too; a human must choose a version")
+    return RollbackPlan(env.version, env.previous, _previous_of(env, env.previous), drops_canary=False)
+
+
+def _previous_of(env: Environment, version: int) -> int | None:
+    """What served before `version` was last promoted, if it is still a safe target."""
+    for entry in reversed(env.history):
+        if entry.action == "promote" and entry.to == version:
+            prior = entry.from_
+            if prior is None or prior in env.quarantined or prior == env.version:
+                return None
+            return prior
+    return None

