@@ -214,7 +214,16 @@ class ModelsDocument:
             node.insert(len(node), key, value)
 
     def promote(
-        self, model: str, env: str, version: int, *, at: str, by: str, reason: str, ref: str | None = None
+        self,
+        model: str,
+        env: str,
+        version: int,
+        *,
+        at: str,
+        by: str,
+        reason: str,
+        ref: str | None = None,
+        run_id: str | None = None,
     ) -> None:
         """Pin `version` at 100 %: the old pin becomes the rollback target; any canary ends."""
         node = self._env_node(model, env)
@@ -225,6 +234,8 @@ class ModelsDocument:
             return
         self._set(node, "previous", current)
         self._set(node, "version", version)
+        if run_id is not None or "run_id" in node:
+            self._set(node, "run_id", run_id)
         if node.get("canary") is not None:
             self._set(node, "canary", None)
         self._append_history(
@@ -242,9 +253,13 @@ class ModelsDocument:
         by: str,
         reason: str,
         ref: str | None = None,
+        run_id: str | None = None,
     ) -> None:
         node = self._env_node(model, env)
-        self._set(node, "canary", {"version": version, "traffic": traffic})
+        canary: dict[str, object] = {"version": version, "traffic": traffic}
+        if run_id is not None:
+            canary["run_id"] = run_id
+        self._set(node, "canary", canary)
         self._append_history(
             node,
             {
@@ -268,6 +283,7 @@ class ModelsDocument:
         reason: str,
         ref: str | None = None,
         bad_version: int | None = None,
+        run_id: str | None = None,
     ) -> tuple[int, int]:
         """Return to the rollback target and quarantine the bad version. Returns (from, to).
 
@@ -283,6 +299,8 @@ class ModelsDocument:
             self._set(node, "canary", None)
         else:
             self._set(node, "version", plan.to_version)
+            if run_id is not None or "run_id" in node:
+                self._set(node, "run_id", run_id)
             self._set(node, "previous", plan.new_previous)
         quarantined = node.get("quarantined")
         if quarantined is None:

@@ -19,6 +19,7 @@ HISTORY_LIMIT = 10
 class Canary:
     version: int
     traffic: int
+    run_id: str | None = None
 
     def as_dict(self) -> dict[str, int]:
         return {"version": self.version, "traffic": self.traffic}
@@ -40,6 +41,7 @@ class Environment:
     name: str
     version: int | None
     alias: str
+    run_id: str | None
     previous: int | None
     canary: Canary | None
     quarantined: tuple[int, ...]
@@ -176,7 +178,11 @@ def _history(raw: Any) -> tuple[HistoryEntry, ...]:
 def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
     canary_raw = raw.get("canary")
     canary = (
-        Canary(version=int(canary_raw["version"]), traffic=int(canary_raw["traffic"]))
+        Canary(
+            version=int(canary_raw["version"]),
+            traffic=int(canary_raw["traffic"]),
+            run_id=canary_raw.get("run_id"),
+        )
         if canary_raw
         else None
     )
@@ -184,6 +190,7 @@ def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
         name=name,
         version=raw.get("version"),
         alias=str(raw.get("alias", name)),
+        run_id=raw.get("run_id"),
         previous=raw.get("previous"),
         canary=canary,
         quarantined=_tuple(raw.get("quarantined")),
