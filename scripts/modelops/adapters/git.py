@@ -1,0 +1,158 @@
+"""git, through its CLI: every call has a timeout and a typed error.
+
+Writes to shared branches go through `land`, which never touches the caller's working tree: it checks
+out the remote branch in a throw-away worktree, applies a change function, commits and pushes. When
+the push loses a race, it fetches again and re-applies the change on the new tip — a re-apply, not a
+rebase, so two edits of models.yaml never conflict textually and no update is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelops.errors import BadInput, ExternalError
+
+GIT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Landed:
+    commit: str | None
+    attempts: int
+    changed: bool
+
+
+class Git:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+
+    def run(self, *args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT, check: bool = True) -> str:
+        try:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=cwd or self.repo,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            )
+        except FileNotFoundError:
+            raise ExternalError("git: not found on PATH; install git") from None
+        except subprocess.TimeoutExpired:
+            raise ExternalError(f"git {args[0]}: timed out after {timeout:.0f}s in {cwd or self.repo}") from None
+        if check and proc.returncode != 0:
+            detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+            raise GitCommandError(args, detail[-1] if detail else f"exit {proc.returncode}", proc.stderr)
+        return proc.stdout.strip()
+
+    def head(self) -> str:
+        return self.run("rev-parse", "HEAD")
+
+    def is_dirty(self) -> bool:
+        return bool(self.run("status", "--porcelain", "--untracked-files=no"))
+
+    def current_branch(self) -> str | None:
+        name = self.run("rev-parse", "--abbrev-ref", "HEAD")
+        return None if name == "HEAD" else name
+
+    def show(self, ref: str, path: str) -> str:
+        """A file's text at a ref (e.g. origin/main:models.yaml)."""
+        try:
+            return self.run("show", f"{ref}:{path}")
+        except GitCommandError as exc:
+            raise BadInput(f"{path} at {ref}: {exc.detail}") from None
+
+    def remote_url(self, remote: str = "origin") -> str | None:
+        url = self.run("remote", "get-url", remote, check=False)
+        return url or None
+
+    def fetch_tip(self, branch: str, remote: str = "origin") -> str | None:
+        """The remote branch's tip, fetched into a private ref so concurrent callers never fight over a lock."""
+        private = f"refs/modelops/fetch/{uuid.uuid4().hex}"
+        try:
+            self.run("fetch", "--no-write-fetch-head", "--quiet", remote, f"+refs/heads/{branch}:{private}")
+        except GitCommandError as exc:
+            if "couldn't find remote ref" in exc.stderr or "could not find remote ref" in exc.stderr.lower():
+                return None
+            raise ExternalError(f"git fetch {remote} {branch}: {exc.detail}") from None
+        sha = self.run("rev-parse", private)
+        self.run("update-ref", "-d", private)
+        return sha
+
+    def fast_forward_checkout(self, branch: str = "main", remote: str = "origin") -> bool:
+        """Bring the caller's checkout up to the remote tip when that is a clean fast-forward."""
+        if self.current_branch() != branch or self.is_dirty():
+            return False
+        tip = self.fetch_tip(branch, remote)
+        if tip is None:
+            return False
+        self.run("merge", "--ff-only", "--quiet", tip, check=False)
+        self.run("update-ref", f"refs/remotes/{remote}/{branch}", tip, check=False)
+        return self.head() == tip
+
+    def land(
+        self,
+        branch: str,
+        change: Callable[[Path], str | None],
+        *,
+        base: str = "main",
+        force: bool = False,
+        attempts: int = 8,
+        remote: str = "origin",
+        backoff: float = 0.05,
+    ) -> Landed:
+        """Apply `change` on top of the remote `branch` (or `base` when the branch is new) and push.
+
+        `change(worktree)` edits files and returns a commit message, or None when there is nothing to
+        do (the change is already there). With `force`, the branch is rebuilt from `base` every time
+        (a proposal branch belongs to automation); otherwise the push must fast-forward and a lost race
+        fetches and re-applies. Bounded: after `attempts` tries it raises ExternalError.
+        """
+        last_error = ""
+        for attempt in range(1, attempts + 1):
+            start = None if force else self.fetch_tip(branch, remote)
+            if start is None:
+                start = self.fetch_tip(base, remote)
+            if start is None:
+                raise ExternalError(f"git: {remote} has no branch {base!r}")
+            worktree = Path(tempfile.mkdtemp(prefix="modelops-wt-"))
+            try:
+                self.run("worktree", "add", "--detach", "--quiet", str(worktree), start)
+                message = change(worktree)
+                if message is None:
+                    return Landed(commit=None, attempts=attempt, changed=False)
+                self.run("add", "-A", cwd=worktree)
+                if not self.run("status", "--porcelain", cwd=worktree):
+                    return Landed(commit=None, attempts=attempt, changed=False)
+                self.run("commit", "--quiet", "-m", message, cwd=worktree)
+                sha = self.run("rev-parse", "HEAD", cwd=worktree)
+                push = ["push", "--quiet", "--porcelain", remote, f"HEAD:refs/heads/{branch}"]
+                if force:
+                    push.insert(1, "--force")
+                try:
+                    self.run(*push, cwd=worktree)
+                    return Landed(commit=sha, attempts=attempt, changed=True)
+                except GitCommandError as exc:
+                    last_error = exc.detail
+            finally:
+                self.run("worktree", "remove", "--force", str(worktree), check=False)
+                shutil.rmtree(worktree, ignore_errors=True)
+            # Lost a race: wait a little (with jitter, so contenders spread out) and re-apply.
+            time.sleep(min(2.0, backoff * 2 ** (attempt - 1)) * (0.5 + random.random()))
+        raise ExternalError(f"git push {remote} {branch}: gave up after {attempts} attempts ({last_error})")
+
+
+class GitCommandError(ExternalError):
+    def __init__(self, args: tuple[str, ...], detail: str, stderr: str) -> None:
+        super().__init__(f"git {' '.join(args[:2])}: {detail}")
+        self.detail = detail
+        self.stderr = stderr

@@ -1,0 +1,165 @@
+"""`modelops rollback`: a commit on main that returns an environment to its previous version.
+
+A rollback is pre-approved: it lands directly on main (fetch, re-apply, bounded retry), quarantines the
+bad version, re-renders the overlays, then asks the registry to follow. If MLflow is down the commit
+still lands and `sync-registry` catches up later. It is idempotent per incident: the incident id is
+recorded in the environment's history, and a second request for it changes nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from modelops.adapters.git import Git
+from modelops.adapters.notify import Notifier
+from modelops.context import MODELS_FILE, Context
+from modelops.core.clock import utc_stamp
+from modelops.core.document import ModelsDocument
+from modelops.core.rollback import plan_rollback
+from modelops.errors import ModelOpsError
+
+
+@dataclass
+class RollbackResult:
+    model: str
+    env: str
+    from_version: int | None
+    to_version: int | None
+    commit: str | None
+    already_done: bool
+    incident: str | None
+    registry_synced: bool = False
+    attempts: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["from"] = out.pop("from_version")
+        out["to"] = out.pop("to_version")
+        return out
+
+
+def actor() -> str:
+    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+
+
+def rollback(
+    ctx: Context,
+    *,
+    model: str,
+    env: str,
+    reason: str,
+    incident: str | None = None,
+    alertname: str | None = None,
+    version: int | None = None,
+    by: str | None = None,
+    sync_registry: bool = True,
+) -> RollbackResult:
+    by = by or actor()
+    # Validate against the checkout first, so a bad model or env is exit 2 before anything moves.
+    ModelsDocument.load(ctx.models_path).state().model(model).env(env)
+    notifier = Notifier(ctx)
+    notifier.notify(
+        "rollback.started",
+        f"rolling back {model} {env}" + (f" (incident {incident})" if incident else "") + f": {reason}",
+        model=model,
+        env=env,
+        incident=incident,
+    )
+    outcome: dict[str, int] = {}
+
+    def change(worktree: Path) -> str | None:
+        doc = ModelsDocument.load(worktree / MODELS_FILE)
+        doc.check_round_trip()
+        environment = doc.state().model(model).env(env)
+        if incident and any(h.action == "rollback" and h.ref == incident for h in environment.history):
+            return None
+        serving = {environment.version, environment.canary.version if environment.canary else None}
+        if version is not None and version not in serving and version in environment.quarantined:
+            return None  # this version was already rolled back by an earlier incident
+        plan = plan_rollback(environment, version)
+        doc.rollback(
+            model, env, at=utc_stamp(), by=by, reason=reason, ref=incident, bad_version=version, run_id=None
+        )
+        _write(worktree / MODELS_FILE, doc.dump())
+        _render(worktree)
+        outcome.update(from_version=plan.from_version, to_version=plan.to_version)
+        lines = [
+            f"rollback {model} {env}: v{plan.from_version} → v{plan.to_version}",
+            "",
+            f"Reason: {reason}",
+            f"Quarantined: v{plan.from_version}",
+        ]
+        if incident:
+            lines.append(f"Incident: {incident}")
+        if alertname:
+            lines.append(f"Alert: {alertname}")
+        lines.append(f"Rolled-back-by: {by}")
+        return "\n".join(lines) + "\n"
+
+    git = Git(ctx.repo)
+    try:
+        landed = git.land("main", change)
+    except ModelOpsError as exc:
+        notifier.notify("rollback.failed", f"{model} {env}: {exc}", model=model, env=env, incident=incident)
+        raise
+    result = RollbackResult(
+        model=model,
+        env=env,
+        from_version=outcome.get("from_version"),
+        to_version=outcome.get("to_version"),
+        commit=landed.commit,
+        already_done=not landed.changed,
+        incident=incident,
+        attempts=landed.attempts,
+    )
+    git.fast_forward_checkout("main")
+    if landed.changed and landed.commit and sync_registry:
+        landed_doc = ModelsDocument(git.show(landed.commit, MODELS_FILE), filename=MODELS_FILE)
+        result.registry_synced = _follow_in_registry(ctx, landed_doc, model, env, notifier)
+    notifier.notify(
+        "rollback.finished",
+        f"{model} {env}: "
+        + (
+            "already rolled back for this incident"
+            if result.already_done
+            else f"v{result.from_version} → v{result.to_version} in {(landed.commit or '')[:10]}"
+        ),
+        commit=landed.commit,
+        model=model,
+        env=env,
+        incident=incident,
+    )
+    return result
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _render(worktree: Path) -> None:
+    from modelops.flows.render import render
+
+    render(Context(repo=worktree))
+
+
+def _follow_in_registry(ctx: Context, doc: ModelsDocument, model: str, env: str, notifier: Notifier) -> bool:
+    """Move the aliases now; a registry outage is reported, not fatal: git already says what serves."""
+    from modelops.flows.sync_registry import sync_registry
+
+    try:
+        sync_registry(ctx, only=(model, env), state=doc.state())
+        return True
+    except ModelOpsError as exc:
+        notifier.notify(
+            "rollback.registry_pending",
+            f"{model} {env}: the commit landed but the registry did not follow ({exc}); "
+            "`modelops sync-registry` will catch up",
+            model=model,
+            env=env,
+        )
+        return False
