@@ -1,0 +1,211 @@
+"""Incidents from Alertmanager webhooks: parse, validate, name, and route.
+
+An Incident is one firing alert about one Model in one Environment. Alertmanager re-sends the same
+alert many times (group_interval, repeat_interval, HA peers, retries after a 5xx), so an Incident is
+named by what stays the same across those re-sends: model, environment, version, alert name and the
+moment the alert started firing. That key, hashed, is the incident id every record carries.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modelops.core.state import DesiredState
+
+WEBHOOK_VERSION = "4"
+ACTION_LABEL = "action"
+ROLLBACK_ACTION = "rollback"
+RETRAIN_ACTION = "retrain"
+DEFAULT_SEVERITY = "major"
+
+
+class PayloadError(ValueError):
+    """The body is not an Alertmanager webhook v4 payload (HTTP 400)."""
+
+
+class Route(enum.Enum):
+    ROLLBACK = "rollback"
+    RETRAIN = "retrain"
+    IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class Alert:
+    status: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: str
+    fingerprint: str
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    receiver: str
+    status: str
+    group_key: str
+    alerts: tuple[Alert, ...]
+
+
+@dataclass(frozen=True)
+class Incident:
+    kind: Route
+    model: str
+    env: str
+    version: int | None
+    alertname: str
+    starts_at: str
+    severity: str
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """What identifies the incident across re-sends; stable, human-readable."""
+        version = "" if self.version is None else str(self.version)
+        return "|".join((self.model, self.env, version, self.alertname, self.starts_at))
+
+    @property
+    def id(self) -> str:
+        return incident_id(self.key)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one alert: act on an incident, or acknowledge and ignore (with why)."""
+
+    route: Route
+    incident: Incident | None
+    why: str
+
+
+def incident_id(key: str) -> str:
+    return "inc-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+def _str_map(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise PayloadError(f"{where}: expected an object of strings")
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise PayloadError(f"{where}.{key}: expected a string, got {type(value).__name__}")
+        out[str(key)] = value
+    return out
+
+
+def _alert(raw: Any, index: int) -> Alert:
+    where = f"alerts[{index}]"
+    if not isinstance(raw, Mapping):
+        raise PayloadError(f"{where}: expected an object")
+    status = raw.get("status")
+    if status not in ("firing", "resolved"):
+        raise PayloadError(f"{where}.status: expected 'firing' or 'resolved', got {status!r}")
+    starts_at = raw.get("startsAt", "")
+    if not isinstance(starts_at, str):
+        raise PayloadError(f"{where}.startsAt: expected an RFC 3339 string")
+    fingerprint = raw.get("fingerprint", "")
+    return Alert(
+        status=status,
+        labels=_str_map(raw.get("labels"), f"{where}.labels"),
+        annotations=_str_map(raw.get("annotations"), f"{where}.annotations"),
+        starts_at=starts_at.strip(),
+        fingerprint=fingerprint if isinstance(fingerprint, str) else "",
+    )
+
+
+def parse_webhook(body: bytes) -> Webhook:
+    """The typed payload; raises PayloadError naming the first field that is wrong."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError(f"body is not JSON ({exc})") from None
+    if not isinstance(data, Mapping):
+        raise PayloadError("body: expected a JSON object")
+    version = data.get("version")
+    if version != WEBHOOK_VERSION:
+        raise PayloadError(
+            f"version: expected {WEBHOOK_VERSION!r} (Alertmanager webhook v4), got {version!r}"
+        )
+    alerts = data.get("alerts")
+    if not isinstance(alerts, Sequence) or isinstance(alerts, str):
+        raise PayloadError("alerts: expected a list")
+    receiver, status, group_key = (data.get(k, "") for k in ("receiver", "status", "groupKey"))
+    return Webhook(
+        receiver=receiver if isinstance(receiver, str) else "",
+        status=status if isinstance(status, str) else "",
+        group_key=group_key if isinstance(group_key, str) else "",
+        alerts=tuple(_alert(a, i) for i, a in enumerate(alerts)),
+    )
+
+
+class UnprocessableAlert(ValueError):
+    """A well-formed alert the relay cannot act on: unknown model or environment, bad version (HTTP 422)."""
+
+
+def _version(raw: str | None, alertname: str) -> int | None:
+    if raw is None or raw.strip() == "":
+        return None
+    text = raw.strip().removeprefix("v")
+    if not text.isdigit():
+        raise UnprocessableAlert(
+            f"alert {alertname!r}: label version={raw!r} is not a registry version number"
+        )
+    return int(text)
+
+
+def _reason(alert: Alert) -> str:
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+    text = f"{alert.name}: {summary}" if summary else f"{alert.name} firing"
+    return " ".join(text.split())
+
+
+def decide(alert: Alert, state: DesiredState) -> Decision:
+    """Route one alert. Raises UnprocessableAlert for an actionable alert about an unknown target."""
+    action = alert.labels.get(ACTION_LABEL, "")
+    if alert.status != "firing":
+        return Decision(Route.IGNORE, None, f"{alert.status} alert")
+    if action == ROLLBACK_ACTION:
+        route = Route.ROLLBACK
+    elif action == RETRAIN_ACTION:
+        route = Route.RETRAIN
+    else:
+        return Decision(Route.IGNORE, None, f"no action label (action={action!r})")
+    alertname = alert.name
+    model_name = alert.labels.get("model", "")
+    env_name = alert.labels.get("env", "")
+    model = state.models.get(model_name)
+    if model is None:
+        known = ", ".join(sorted(state.models)) or "none"
+        raise UnprocessableAlert(
+            f"alert {alertname!r}: unknown model {model_name!r} (models.yaml has: {known})"
+        )
+    # A drift alert may be about the model as a whole; a rollback always names where to roll back.
+    env_required = route is Route.ROLLBACK
+    if (env_required or env_name) and env_name not in model.environments:
+        known = ", ".join(sorted(model.environments))
+        raise UnprocessableAlert(
+            f"alert {alertname!r}: model {model_name!r} has no environment {env_name!r} (known: {known})"
+        )
+    if not alert.starts_at:
+        raise UnprocessableAlert(f"alert {alertname!r}: startsAt is empty, so re-sends cannot be recognised")
+    incident = Incident(
+        kind=route,
+        model=model_name,
+        env=env_name,
+        version=_version(alert.labels.get("version"), alertname),
+        alertname=alertname,
+        starts_at=alert.starts_at,
+        severity=alert.labels.get("severity", DEFAULT_SEVERITY),
+        reason=_reason(alert),
+    )
+    return Decision(route, incident, action)

@@ -1,0 +1,110 @@
+"""What the relay does with an incident it has claimed: roll back, or ask for a retrain.
+
+A Dispatcher answers with an Outcome (dispatched, or refused for good) or raises ExternalError, which
+the relay records as failed and answers with a 5xx so Alertmanager delivers again.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from modelops.adapters.incidents import State
+from modelops.core.incident import Incident
+from modelops.errors import BadInput, Denied, ExternalError
+
+if TYPE_CHECKING:
+    from modelops.adapters.github_dispatch import GitHubRollbackDispatch
+    from modelops.context import Context
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: State
+    detail: str
+    ref: str | None = None
+
+
+class Dispatcher(Protocol):
+    name: str
+
+    def rollback(self, incident: Incident) -> Outcome: ...
+
+    def retrain(self, incident: Incident) -> Outcome: ...
+
+
+class FlowDispatcher:
+    """Run the use cases in this process: the sandbox, or any repository without GitHub credentials.
+
+    The flows commit to the same working clone, so one dispatch runs at a time.
+    """
+
+    name = "local"
+
+    def __init__(self, ctx: Context, rollback_via: GitHubRollbackDispatch | None = None) -> None:
+        self.ctx = ctx
+        self.github = rollback_via
+        self._serial = threading.Lock()
+        if rollback_via is not None:
+            self.name = "github"
+
+    def rollback(self, incident: Incident) -> Outcome:
+        if self.github is not None:
+            with self._serial:
+                target = self.github.dispatch(incident)
+            return Outcome(State.DISPATCHED, f"dispatched to {target}", target)
+        try:
+            from modelops.flows.rollback import rollback
+        except ImportError as exc:
+            raise ExternalError(f"the rollback flow is not available in this installation ({exc})") from None
+        try:
+            with self._serial:
+                result = rollback(
+                    self.ctx,
+                    model=incident.model,
+                    env=incident.env,
+                    reason=incident.reason,
+                    incident=incident.id,
+                    alertname=incident.alertname,
+                    version=incident.version,
+                    by="relay",
+                )
+        except (Denied, BadInput) as exc:
+            # Nothing to fall back to, or the alerted version no longer serves: a retry cannot help.
+            return Outcome(State.REFUSED, str(exc))
+        if result.already_done:
+            return Outcome(State.DISPATCHED, "already rolled back", result.commit)
+        return Outcome(
+            State.DISPATCHED, f"rolled back v{result.from_version} -> v{result.to_version}", result.commit
+        )
+
+    def retrain(self, incident: Incident) -> Outcome:
+        try:
+            from modelops.flows.retrain import request_retrain
+        except ImportError as exc:
+            raise ExternalError(f"the retrain flow is not available in this installation ({exc})") from None
+        try:
+            with self._serial:
+                result = request_retrain(
+                    self.ctx,
+                    model=incident.model,
+                    severity=incident.severity,
+                    reason=incident.reason,
+                    source="drift",
+                )
+        except (Denied, BadInput) as exc:
+            return Outcome(State.REFUSED, str(exc))
+        decision = getattr(result, "decision", result)
+        return Outcome(State.DISPATCHED, f"retrain {getattr(decision, 'value', decision)}")
+
+
+def dispatcher_for(
+    ctx: Context, *, github_mode: str = "repository", github_ref: str | None = None
+) -> Dispatcher:
+    """GitHub when GITHUB_TOKEN and GITHUB_REPOSITORY are set outside a sandbox; the flows otherwise."""
+    if ctx.forge_kind == "github":
+        from modelops.adapters.github_dispatch import GitHubRollbackDispatch
+
+        return FlowDispatcher(ctx, GitHubRollbackDispatch.from_env(ctx.env, mode=github_mode, ref=github_ref))
+    return FlowDispatcher(ctx)

@@ -1,0 +1,397 @@
+"""The webhook relay: Alertmanager → incident log → rollback (or retrain request), exactly once.
+
+POST /alerts   an Alertmanager webhook v4 payload, authenticated by a bearer token or an HMAC-SHA256
+               signature of the body. Answers 200 when every alert is handled (acted on, a duplicate,
+               refused or ignored), 5xx when a dispatch failed (Alertmanager delivers again, and the
+               released claim lets that delivery retry), 4xx when retrying cannot help.
+GET  /healthz  200 while the relay can read models.yaml and its incident log.
+GET  /metrics  Prometheus exposition of the relay's counters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from modelops.adapters.incidents import FINAL_STATES, IncidentStore, State
+from modelops.core import contract
+from modelops.core.document import ModelsDocument
+from modelops.core.incident import (
+    Decision,
+    Incident,
+    PayloadError,
+    Route,
+    UnprocessableAlert,
+    decide,
+    parse_webhook,
+)
+from modelops.core.state import DesiredState
+from modelops.errors import BadInput, ExternalError
+from modelops.relay.dispatch import Dispatcher
+from modelops.relay.log import JsonLog
+
+MAX_BODY_BYTES = 1 << 20
+TOKEN_ENV = "MODELOPS_RELAY_TOKEN"
+HMAC_ENV = "MODELOPS_RELAY_HMAC_SECRET"
+SIGNATURE_HEADER = "X-Modelops-Signature"
+
+
+@dataclass(frozen=True)
+class Auth:
+    token: str | None = None
+    hmac_secret: str | None = None
+    insecure: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, insecure: bool = False) -> Auth:
+        token, secret = env.get(TOKEN_ENV) or None, env.get(HMAC_ENV) or None
+        if not (token or secret or insecure):
+            raise BadInput(
+                f"set {TOKEN_ENV} (bearer token) or {HMAC_ENV} (HMAC-SHA256 secret) before starting the relay, "
+                "or pass --insecure-no-auth for a local demo"
+            )
+        return cls(token=token, hmac_secret=secret, insecure=insecure and not (token or secret))
+
+    def bearer_ok(self, authorization: str | None) -> bool:
+        if self.token is None or not authorization:
+            return False
+        scheme, _, credentials = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            credentials.strip().encode("utf-8"), self.token.encode("utf-8")
+        )
+
+    def signature_ok(self, signature: str | None, body: bytes) -> bool:
+        if self.hmac_secret is None or not signature:
+            return False
+        expected = "sha256=" + hmac.new(self.hmac_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(signature.strip().lower().encode("utf-8"), expected.encode("utf-8"))
+
+
+class ModelsWatch:
+    """The desired state, re-read when models.yaml changes (a rollback commit changes it)."""
+
+    def __init__(self, path: Path, log: JsonLog) -> None:
+        self.path = path
+        self._log = log
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._state = self._load()
+
+    def _load(self) -> DesiredState:
+        stat = self.path.stat()
+        state = ModelsDocument.load(self.path).state()
+        self._stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        return state
+
+    def state(self) -> DesiredState:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return self._state
+        if (stat.st_mtime_ns, stat.st_size, stat.st_ino) == self._stamp:
+            return self._state
+        with self._lock:
+            try:
+                self._state = self._load()
+                self._log("models_reloaded", path=str(self.path))
+            except (BadInput, OSError) as exc:
+                # Half-written or invalid: keep serving from the last good state, retry next request.
+                self._log("models_unreadable", level="warning", path=str(self.path), detail=str(exc))
+            return self._state
+
+
+class RelayMetrics:
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            contract.RELAY_REQUESTS_TOTAL,
+            "Webhook deliveries received on /alerts, by HTTP status answered.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.dispatch = Counter(
+            contract.RELAY_DISPATCH_TOTAL,
+            "Actionable alerts by kind (rollback, retrain) and outcome "
+            "(dispatched, duplicate, in_progress, refused, failed).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+
+    def exposition(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+@dataclass
+class Reply:
+    code: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Relay:
+    """The request logic, independent of the HTTP server that carries it."""
+
+    def __init__(
+        self,
+        models: ModelsWatch,
+        store: IncidentStore,
+        dispatcher: Dispatcher,
+        log: JsonLog,
+        metrics: RelayMetrics | None = None,
+    ) -> None:
+        self.models = models
+        self.store = store
+        self.dispatcher = dispatcher
+        self.log = log
+        self.metrics = metrics or RelayMetrics()
+        self._busy = threading.Condition()
+        self._in_flight = 0
+
+    def alerts(self, body: bytes) -> Reply:
+        try:
+            webhook = parse_webhook(body)
+        except PayloadError as exc:
+            self.log("rejected", level="warning", code=400, detail=str(exc))
+            return Reply(400, {"status": "bad request", "error": str(exc)})
+        state = self.models.state()
+        decisions: list[Decision] = []
+        problems: list[str] = []
+        for alert in webhook.alerts:
+            try:
+                decisions.append(decide(alert, state))
+            except UnprocessableAlert as exc:
+                problems.append(str(exc))
+                self.log("unprocessable", level="warning", alertname=alert.name, detail=str(exc))
+        results: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        failed = False
+        for decision in decisions:
+            if decision.incident is None:
+                results.append({"action": "ignored", "why": decision.why})
+                continue
+            incident = decision.incident
+            if incident.id in seen:  # two alerts of one group naming the same incident
+                continue
+            seen.add(incident.id)
+            result = self._act(incident)
+            failed = failed or result["outcome"] == "failed"
+            results.append(result)
+        if failed:
+            return Reply(503, {"status": "dispatch failed", "incidents": results, "errors": problems})
+        if problems:
+            return Reply(422, {"status": "unprocessable", "incidents": results, "errors": problems})
+        return Reply(200, {"status": "ok", "incidents": results})
+
+    def _act(self, incident: Incident) -> dict[str, Any]:
+        kind = incident.kind.value
+        where = {"incident": incident.id, "kind": kind, "model": incident.model, "env": incident.env}
+        claim = self.store.claim(incident)
+        if not claim.won:
+            outcome = "duplicate" if claim.record.state in FINAL_STATES else "in_progress"
+            self.metrics.dispatch.labels(kind, outcome).inc()
+            self.log(outcome, **where, state=claim.record.state.value, deliveries=claim.record.deliveries)
+            return {**where, "outcome": outcome, "state": claim.record.state.value, "ref": claim.record.ref}
+        with self._busy:
+            self._in_flight += 1
+        try:
+            if incident.kind is Route.ROLLBACK:
+                outcome = self.dispatcher.rollback(incident)
+            else:
+                outcome = self.dispatcher.retrain(incident)
+        except ExternalError as exc:
+            return self._failed(incident, where, str(exc))
+        except Exception as exc:  # a bug must not keep the claim: release it so a re-send retries
+            return self._failed(incident, where, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            with self._busy:
+                self._in_flight -= 1
+                self._busy.notify_all()
+        self.store.finish(incident.id, outcome.state, outcome.detail, outcome.ref)
+        label = outcome.state.value
+        self.metrics.dispatch.labels(kind, label).inc()
+        self.log(
+            label,
+            level="info" if outcome.state is State.DISPATCHED else "warning",
+            **where,
+            version=incident.version,
+            alertname=incident.alertname,
+            via=self.dispatcher.name,
+            detail=outcome.detail,
+            ref=outcome.ref,
+            attempt=claim.record.attempts,
+        )
+        return {**where, "outcome": label, "detail": outcome.detail, "ref": outcome.ref}
+
+    def _failed(self, incident: Incident, where: dict[str, Any], detail: str) -> dict[str, Any]:
+        self.store.finish(incident.id, State.FAILED, detail)
+        self.metrics.dispatch.labels(incident.kind.value, "failed").inc()
+        self.log("failed", level="error", **where, via=self.dispatcher.name, detail=detail)
+        return {**where, "outcome": "failed", "detail": detail}
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait for dispatches in progress to finish (a graceful stop never abandons a rollback)."""
+        with self._busy:
+            return self._busy.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
+
+
+class RelayHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Alertmanager storms open many connections at once; the default backlog of 5 would refuse them.
+    request_queue_size = 1024
+
+    def __init__(self, address: tuple[str, int], relay: Relay, auth: Auth) -> None:
+        self.relay = relay
+        self.auth = auth
+        super().__init__(address, RelayHandler)
+
+
+class RelayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "modelops-relay"
+    sys_version = ""
+    timeout = 60  # idle keep-alive connections end, so their threads do too
+    server: RelayHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # the relay logs decisions, not lines
+        return
+
+    def _send(
+        self, code: int, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, code: int, data: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None:
+        if self.path.split("?")[0] == "/alerts":
+            self.server.relay.metrics.requests.labels(str(code)).inc()
+        self._send(code, json.dumps(data).encode("utf-8") + b"\n", "application/json", headers)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        if path == "/healthz":
+            self._json(200, {"status": "ok"})
+        elif path == "/metrics":
+            body, content_type = self.server.relay.metrics.exposition()
+            self._send(200, body, content_type)
+        else:
+            self._json(404, {"error": f"no route {path}; try POST /alerts, GET /healthz or /metrics"})
+
+    def do_POST(self) -> None:
+        if self.path.split("?")[0] != "/alerts":
+            self.close_connection = True
+            self._json(404, {"error": f"no route {self.path}; webhooks go to POST /alerts"})
+            return
+        length_header = self.headers.get("Content-Length")
+        if length_header is None or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            self._json(411, {"error": "send the body with a Content-Length"})
+            return
+        try:
+            length = int(length_header)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            self._json(400, {"error": f"Content-Length {length_header!r} is not a byte count"})
+            return
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True  # the body stays unread on the socket
+            self._json(413, {"error": f"body of {length} bytes exceeds the {MAX_BODY_BYTES}-byte limit"})
+            return
+        body = self.rfile.read(min(length, MAX_BODY_BYTES))
+        if len(body) != length:
+            self.close_connection = True
+            self._json(400, {"error": f"body ended after {len(body)} of {length} bytes"})
+            return
+        auth = self.server.auth
+        if not auth.insecure and not (
+            auth.bearer_ok(self.headers.get("Authorization"))
+            or auth.signature_ok(self.headers.get(SIGNATURE_HEADER), body)
+        ):
+            self.server.relay.log("unauthorized", level="warning", client=self.client_address[0], code=401)
+            self._json(
+                401,
+                {"error": f"send Authorization: Bearer <token> or {SIGNATURE_HEADER}: sha256=<hmac of body>"},
+                {"WWW-Authenticate": 'Bearer realm="modelops-relay"'},
+            )
+            return
+        try:
+            reply = self.server.relay.alerts(body)
+        except ExternalError as exc:  # the incident log itself is unavailable
+            self.server.relay.log("failed", level="error", detail=str(exc))
+            reply = Reply(503, {"status": "unavailable", "error": str(exc)})
+        self._json(reply.code, reply.body, reply.headers)
+
+
+def open_relay(
+    models_path: Path, state_dir: Path, dispatcher: Dispatcher, log: JsonLog | None = None
+) -> tuple[Relay, Any]:
+    """A Relay on `state_dir`'s incident log, holding the directory's lock; returns (relay, lock handle)."""
+    from modelops.adapters.incidents import DB_NAME, lock_state_dir
+
+    log = log or JsonLog()
+    lock = lock_state_dir(state_dir)
+    store = IncidentStore(state_dir / DB_NAME)
+    released = store.release_orphans()
+    if released:
+        log(
+            "claims_released",
+            level="warning",
+            count=released,
+            detail="left by a relay that stopped mid-dispatch",
+        )
+    return Relay(ModelsWatch(models_path, log), store, dispatcher, log), lock
+
+
+def serve(relay: Relay, auth: Auth, host: str, port: int, *, drain_timeout_s: float = 120.0) -> None:
+    """Serve until SIGTERM/SIGINT; then stop accepting and let dispatches in progress finish."""
+    server = RelayHTTPServer((host, port), relay, auth)
+    bound_host, bound_port = server.server_address[:2]
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            relay.log("stopping", signal=signal.Signals(signum).name)
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    relay.log(
+        "listening",
+        host=bound_host,
+        port=bound_port,
+        url=f"http://{bound_host}:{bound_port}/alerts",
+        auth="none"
+        if auth.insecure
+        else "+".join(k for k, v in (("bearer", auth.token), ("hmac", auth.hmac_secret)) if v),
+        via=relay.dispatcher.name,
+        pid=os.getpid(),
+    )
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        drained = relay.wait_idle(drain_timeout_s)
+        relay.store.close()
+        relay.log("stopped", drained=drained)
