@@ -21,7 +21,9 @@ def common_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     parent.add_argument(
-        "--repo", metavar="DIR", help="repository holding models.yaml (default: found from the current directory)"
+        "--repo",
+        metavar="DIR",
+        help="repository holding models.yaml (default: found from the current directory)",
     )
     return parent
 

@@ -35,7 +35,9 @@ class Git:
     def __init__(self, repo: Path) -> None:
         self.repo = repo
 
-    def run(self, *args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT, check: bool = True) -> str:
+    def run(
+        self, *args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT, check: bool = True
+    ) -> str:
         try:
             proc = subprocess.run(
                 ["git", *args],
@@ -48,7 +50,9 @@ class Git:
         except FileNotFoundError:
             raise ExternalError("git: not found on PATH; install git") from None
         except subprocess.TimeoutExpired:
-            raise ExternalError(f"git {args[0]}: timed out after {timeout:.0f}s in {cwd or self.repo}") from None
+            raise ExternalError(
+                f"git {args[0]}: timed out after {timeout:.0f}s in {cwd or self.repo}"
+            ) from None
         if check and proc.returncode != 0:
             detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
             raise GitCommandError(args, detail[-1] if detail else f"exit {proc.returncode}", proc.stderr)
@@ -112,8 +116,8 @@ class Git:
     ) -> Landed:
         """Apply `change` on top of the remote `branch` (or `base` when the branch is new) and push.
 
-        `change(worktree)` edits files and returns a commit message, or None when there is nothing to
-        do (the change is already there). With `force`, the branch is rebuilt from `base` every time
+        `change(worktree)` edits files (or commits by itself, as a merge does) and returns a commit
+        message, or None when there is nothing to do (the change is already there). With `force`, the branch is rebuilt from `base` every time
         (a proposal branch belongs to automation); otherwise the push must fast-forward and a lost race
         fetches and re-applies. Bounded: after `attempts` tries it raises ExternalError.
         """
@@ -131,10 +135,11 @@ class Git:
                 if message is None:
                     return Landed(commit=None, attempts=attempt, changed=False)
                 self.run("add", "-A", cwd=worktree)
-                if not self.run("status", "--porcelain", cwd=worktree):
-                    return Landed(commit=None, attempts=attempt, changed=False)
-                self.run("commit", "--quiet", "-m", message, cwd=worktree)
+                if self.run("status", "--porcelain", cwd=worktree):
+                    self.run("commit", "--quiet", "-m", message, cwd=worktree)
                 sha = self.run("rev-parse", "HEAD", cwd=worktree)
+                if sha == start:  # neither edits nor a commit of the change's own (e.g. a merge)
+                    return Landed(commit=None, attempts=attempt, changed=False)
                 push = ["push", "--quiet", "--porcelain", remote, f"HEAD:refs/heads/{branch}"]
                 if force:
                     push.insert(1, "--force")

@@ -34,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
     ]
     emit(
         args,
-        {"dry_run": args.dry_run, "changed": [asdict(a) for a in changed], "in_sync": len(actions) - len(changed)},
+        {
+            "dry_run": args.dry_run,
+            "changed": [asdict(a) for a in changed],
+            "in_sync": len(actions) - len(changed),
+        },
         "\n".join(lines) if lines else "registry already follows models.yaml",
     )
     return 0

@@ -239,7 +239,16 @@ class ModelsDocument:
         if node.get("canary") is not None:
             self._set(node, "canary", None)
         self._append_history(
-            node, {"at": at, "by": by, "action": "promote", "from": current, "to": version, "reason": reason, "ref": ref}
+            node,
+            {
+                "at": at,
+                "by": by,
+                "action": "promote",
+                "from": current,
+                "to": version,
+                "reason": reason,
+                "ref": ref,
+            },
         )
 
     def start_canary(
@@ -351,14 +360,22 @@ def semantic_problems(state: DesiredState) -> list[Problem]:
             if env.previous is not None and env.previous == env.version:
                 found.append(Problem(f"{at}.previous", f"previous must differ from version ({env.version})"))
             if env.version is not None and env.version in env.quarantined:
-                found.append(Problem(f"{at}.version", f"version {env.version} is quarantined and cannot be pinned"))
+                found.append(
+                    Problem(f"{at}.version", f"version {env.version} is quarantined and cannot be pinned")
+                )
             if env.canary is not None:
                 if env.version is None:
-                    found.append(Problem(f"{at}.canary", "a canary needs a pinned version to share traffic with"))
+                    found.append(
+                        Problem(f"{at}.canary", "a canary needs a pinned version to share traffic with")
+                    )
                 if env.canary.version == env.version:
-                    found.append(Problem(f"{at}.canary.version", f"canary {env.canary.version} is already pinned"))
+                    found.append(
+                        Problem(f"{at}.canary.version", f"canary {env.canary.version} is already pinned")
+                    )
                 if env.canary.version in env.quarantined:
-                    found.append(Problem(f"{at}.canary.version", f"version {env.canary.version} is quarantined"))
+                    found.append(
+                        Problem(f"{at}.canary.version", f"version {env.canary.version} is quarantined")
+                    )
                 if not 0 < env.canary.traffic < 100:
                     found.append(Problem(f"{at}.canary.traffic", "must be between 1 and 99"))
         drift = model.drift
@@ -372,4 +389,6 @@ def semantic_problems(state: DesiredState) -> list[Problem]:
 
 def require_not_quarantined(state: DesiredState, model: str, version: int) -> None:
     if version in state.model(model).quarantined_anywhere():
-        raise Denied(f"{model} v{version} is quarantined (rolled back before); only a human override may bring it back")
+        raise Denied(
+            f"{model} v{version} is quarantined (rolled back before); only a human override may bring it back"
+        )

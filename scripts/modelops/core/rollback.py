@@ -44,7 +44,9 @@ def plan_rollback(env: Environment, bad_version: int | None = None) -> RollbackP
     if env.previous is None:
         raise Denied(f"{env.name}: v{env.version} has no previous version recorded to roll back to")
     if env.previous in env.quarantined:
-        raise Denied(f"{env.name}: previous v{env.previous} is quarantined too; a human must choose a version")
+        raise Denied(
+            f"{env.name}: previous v{env.previous} is quarantined too; a human must choose a version"
+        )
     return RollbackPlan(env.version, env.previous, _previous_of(env, env.previous), drops_canary=False)
 
 

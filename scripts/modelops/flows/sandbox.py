@@ -51,10 +51,19 @@ def _tracked_files(source: Path) -> list[Path]:
 
 
 def _dvc(repo: Path, *args: str, timeout: float = 300) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True, timeout=timeout, env=env
+            [sys.executable, "-m", "dvc", *args],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         raise ExternalError(f"dvc {args[0]}: timed out after {timeout:.0f}s") from None

@@ -40,10 +40,14 @@ def format_status(report: dict[str, Any]) -> str:
             prev = f"v{env['previous']}" if env["previous"] is not None else "none"
             canary = f"v{env['canary']['version']} @ {env['canary']['traffic']}%" if env["canary"] else "none"
             quarantined = ", ".join(f"v{v}" for v in env["quarantined"]) or "none"
-            line = f"  {env_name:<11} {pin:<9} previous {prev:<5} canary {canary:<12} quarantined {quarantined}"
+            line = (
+                f"  {env_name:<11} {pin:<9} previous {prev:<5} canary {canary:<12} quarantined {quarantined}"
+            )
             agreement = registry.get("models", {}).get(name, {}).get(env_name)
             if agreement is not None:
-                line += "  registry " + ("in sync" if agreement["in_sync"] else f"DRIFT ({agreement['detail']})")
+                line += "  registry " + (
+                    "in sync" if agreement["in_sync"] else f"DRIFT ({agreement['detail']})"
+                )
             lines.append(line)
     if registry.get("error"):
         lines.append(f"registry: {registry['error']}")

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import argparse
+
+from modelops.output import emit
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "pr",
+        help="pull requests on the local forge: list, show, approve, merge, close",
+        description="The sandbox's stand-in for GitHub pull requests. `merge` makes a real merge commit on "
+        "origin/main and refuses without the approvals the promotion policy requires.",
+    )
+    pr_sub = p.add_subparsers(dest="pr_command", metavar="ACTION", required=True)
+    listing = pr_sub.add_parser("list", parents=[parent], help="list pull requests")
+    listing.add_argument("--state", default="open", choices=["open", "closed", "merged", "all"])
+    listing.set_defaults(handler=run_list)
+    for name, helptext in (
+        ("show", "show one pull request"),
+        ("approve", "record an approving review"),
+        ("merge", "merge into main when policy allows"),
+        ("close", "close without merging"),
+    ):
+        action = pr_sub.add_parser(name, parents=[parent], help=helptext)
+        action.add_argument("number", type=int)
+        if name == "approve":
+            action.add_argument(
+                "--as", dest="user", required=True, metavar="USER", help="the reviewer's login"
+            )
+        if name == "close":
+            action.add_argument("--comment", help="why it is closed")
+        action.set_defaults(handler=globals()[f"run_{name}"])
+
+
+def _forge(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from modelops.context import Context
+    from modelops.flows.propose import forge_for
+
+    ctx = Context.discover(args.repo)
+    return ctx, forge_for(ctx)
+
+
+def _line(pr) -> str:  # type: ignore[no-untyped-def]
+    approvals = ", ".join(pr.approvals) or "none"
+    return f"#{pr.number:<4} {pr.state:<7} {pr.title}  [{', '.join(pr.labels)}]  approvals: {approvals}"
+
+
+def _data(pr) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from dataclasses import asdict
+
+    data = asdict(pr)
+    data["approvals"] = list(pr.approvals)
+    return data
+
+
+def run_list(args: argparse.Namespace) -> int:
+    _, forge = _forge(args)
+    prs = forge.list(args.state)
+    emit(
+        args,
+        {"prs": [_data(p) for p in prs]},
+        "\n".join(_line(p) for p in prs) or f"no {args.state} pull requests",
+    )
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    _, forge = _forge(args)
+    pr = forge.get(args.number)
+    emit(args, _data(pr), f"{_line(pr)}\n  {pr.url}\n  branch {pr.head} → {pr.base}\n\n{pr.body}")
+    return 0
+
+
+def _local(forge):  # type: ignore[no-untyped-def]
+    from modelops.adapters.local_forge import LocalForge
+    from modelops.errors import BadInput
+
+    if not isinstance(forge, LocalForge):
+        raise BadInput(
+            "approve and merge from the command line are for the local forge; on GitHub, use the PR page"
+        )
+    return forge
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    _, forge = _forge(args)
+    pr = _local(forge).approve(args.number, args.user)
+    emit(args, _data(pr), f"{args.user} approved #{pr.number}")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from modelops.flows.propose import merge_pull_request
+    from modelops.flows.rollback import actor
+
+    ctx, forge = _forge(args)
+    _local(forge)
+    pr = merge_pull_request(ctx, args.number, by=actor())
+    emit(args, _data(pr), f"merged #{pr.number} as {str(pr.merge_commit)[:10]}")
+    return 0
+
+
+def run_close(args: argparse.Namespace) -> int:
+    _, forge = _forge(args)
+    pr = forge.close(args.number, args.comment)
+    emit(args, _data(pr), f"closed #{pr.number}")
+    return 0
