@@ -1,0 +1,257 @@
+"""The workflows are safe by construction: triggers, least privilege, pins, timeouts, concurrency, no
+template expansion inside shell scripts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from modelops.core.document import ModelsDocument
+from tests.helpers import REPO_ROOT
+from tests.workflows.workflow_files import (
+    WORKFLOWS_DIR,
+    action_paths,
+    load,
+    raw_uses,
+    run_steps,
+    triggers,
+    workflow_paths,
+)
+
+WORKFLOWS = {path.stem: load(path) for path in workflow_paths()}
+ALL_JOBS = [(name, job_id, job) for name, doc in WORKFLOWS.items() for job_id, job in doc["jobs"].items()]
+JOB_IDS = [f"{name}/{job_id}" for name, job_id, _ in ALL_JOBS]
+
+# Which job may write what. Every scope not listed here is read or none.
+WRITE_SCOPES = {
+    ("pr", "policy-comment"): {"pull-requests"},
+    ("train", "train"): {"id-token"},
+    ("train", "propose-staging"): {"contents", "pull-requests"},
+    ("train", "propose-production"): {"contents", "pull-requests"},
+    ("sync", "wait-synced"): {"id-token"},
+    ("rollback", "rollback"): {"contents"},
+    ("rollback", "wait-synced"): {"id-token"},
+    ("rollback", "notify-failure"): {"issues"},
+    ("retrain", "retrain"): {"contents", "pull-requests", "id-token"},
+    ("drill", "drill"): {"contents", "pull-requests", "id-token"},
+}
+
+CLOUD_LOGIN = "./.github/actions/cloud-login"
+CHECKOUT = re.compile(r"^actions/checkout@")
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+def write_scopes(job: dict[str, Any]) -> set[str]:
+    return {scope for scope, level in job["permissions"].items() if level == "write"}
+
+
+def test_the_six_workflows_of_the_loop_exist() -> None:
+    assert set(WORKFLOWS) == {"pr", "train", "sync", "rollback", "retrain", "drill"}
+
+
+def test_pr_gate_runs_on_pull_requests_to_main() -> None:
+    on = triggers(WORKFLOWS["pr"])
+    assert set(on) == {"pull_request"}, "pull_request_target would hand PR code a write token"
+    assert on["pull_request"]["branches"] == ["main"]
+
+
+def test_training_runs_on_merges_that_change_what_the_model_learns_from() -> None:
+    on = triggers(WORKFLOWS["train"])
+    assert set(on) == {"push", "workflow_dispatch"}
+    assert on["push"]["branches"] == ["main"]
+    paths = on["push"]["paths"]
+    assert {"params.yaml", "dvc.yaml", "dvc.lock", "data/**/*.dvc"} <= set(paths)
+    assert any(p.startswith("scripts/modelops/") for p in paths)
+    assert "models.yaml" not in paths, "a promotion must not train again"
+    assert on["workflow_dispatch"]["inputs"]["model"]["default"] == "churn"
+
+
+def test_sync_runs_on_merges_that_change_the_desired_state() -> None:
+    on = triggers(WORKFLOWS["sync"])
+    assert set(on) == {"push"}
+    assert on["push"]["branches"] == ["main"]
+    assert set(on["push"]["paths"]) == {"models.yaml", "applications/**"}
+
+
+def test_sync_waits_for_each_changed_pin_from_modelops_changes() -> None:
+    jobs = WORKFLOWS["sync"]["jobs"]
+    assert (
+        jobs["wait-synced"]["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.changes.outputs.pins) }}"
+    )
+    assert set(jobs["wait-synced"]["needs"]) == {"changes", "sync-registry"}
+    changes_step = next(s for s in jobs["changes"]["steps"] if s.get("id") == "changes")
+    assert changes_step["env"]["BASE_SHA"] == "${{ github.event.before }}"
+    assert "modelops changes --base" in changes_step["run"]
+
+
+def test_rollback_starts_from_a_person_or_from_the_relay() -> None:
+    on = triggers(WORKFLOWS["rollback"])
+    assert set(on) == {"workflow_dispatch", "repository_dispatch"}
+    assert on["repository_dispatch"]["types"] == ["rollback"]
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"model", "env", "reason", "incident"}
+    assert inputs["reason"]["required"] is True
+    assert inputs["env"]["type"] == "choice"
+
+
+def test_rollback_environment_choices_are_the_environments_of_models_yaml() -> None:
+    state = ModelsDocument.load(REPO_ROOT / "models.yaml").state()
+    environments = {env for model in state.models.values() for env in model.environments}
+    options = triggers(WORKFLOWS["rollback"])["workflow_dispatch"]["inputs"]["env"]["options"]
+    assert set(options) == environments
+
+
+def test_retraining_runs_weekly_on_demand_and_on_drift() -> None:
+    on = triggers(WORKFLOWS["retrain"])
+    assert set(on) == {"schedule", "workflow_dispatch", "repository_dispatch"}
+    (cron,) = (entry["cron"] for entry in on["schedule"])
+    _minute, _hour, day_of_month, month, day_of_week = cron.split()
+    assert (day_of_month, month) == ("*", "*") and day_of_week.isdigit(), f"not weekly: {cron}"
+    assert on["repository_dispatch"]["types"] == ["retrain"]
+    assert set(on["workflow_dispatch"]["inputs"]["trigger"]["options"]) >= {"schedule", "drift"}
+
+
+def test_the_rollback_drill_runs_monthly_on_staging_only() -> None:
+    on = triggers(WORKFLOWS["drill"])
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    (cron,) = (entry["cron"] for entry in on["schedule"])
+    _minute, _hour, day_of_month, month, day_of_week = cron.split()
+    assert day_of_month.isdigit() and (month, day_of_week) == ("*", "*"), f"not monthly: {cron}"
+    scripts = "\n".join(s.script for s in run_steps() if s.file.stem == "drill")
+    assert "--env staging" in scripts
+    assert "production" not in scripts.replace("--env staging", "")
+    assert scripts.count("modelops wait-synced") == 2, (
+        "the drill verifies both the promotion and the rollback"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_workflow_grants_nothing_by_default(name: str) -> None:
+    assert WORKFLOWS[name]["permissions"] == {}
+
+
+@pytest.mark.parametrize(("name", "job_id", "job"), ALL_JOBS, ids=JOB_IDS)
+def test_job_writes_only_what_it_needs(name: str, job_id: str, job: dict[str, Any]) -> None:
+    assert isinstance(job.get("permissions"), dict), "every job states its permissions"
+    assert set(job["permissions"].values()) <= {"read", "write", "none"}
+    assert write_scopes(job) == WRITE_SCOPES.get((name, job_id), set())
+
+
+@pytest.mark.parametrize(("name", "job_id", "job"), ALL_JOBS, ids=JOB_IDS)
+def test_oidc_only_in_jobs_that_reach_a_cloud(name: str, job_id: str, job: dict[str, Any]) -> None:
+    logs_in = any(step.get("uses") == CLOUD_LOGIN for step in job.get("steps", []))
+    assert ("id-token" in write_scopes(job)) == logs_in
+
+
+@pytest.mark.parametrize(("name", "job_id", "job"), ALL_JOBS, ids=JOB_IDS)
+def test_checkout_keeps_credentials_only_in_jobs_that_push(
+    name: str, job_id: str, job: dict[str, Any]
+) -> None:
+    pushes = "contents" in write_scopes(job)
+    for step in job.get("steps", []):
+        if CHECKOUT.match(step.get("uses", "")):
+            assert "persist-credentials" in step.get("with", {}), "say it explicitly"
+            assert step["with"]["persist-credentials"] is pushes
+
+
+@pytest.mark.parametrize(("name", "job_id", "job"), ALL_JOBS, ids=JOB_IDS)
+def test_every_job_has_a_timeout(name: str, job_id: str, job: dict[str, Any]) -> None:
+    timeout = job.get("timeout-minutes")
+    assert isinstance(timeout, int) and 0 < timeout <= 90
+    if name == "pr":
+        assert timeout <= 10, "the PR gate is the fast one"
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_runs_that_must_not_overlap_are_serialised(name: str) -> None:
+    concurrency = WORKFLOWS[name]["concurrency"]
+    # A superseded PR run is worthless; anything that writes must finish what it started.
+    assert concurrency["cancel-in-progress"] is (name == "pr")
+
+
+def test_rollbacks_queue_per_model_and_environment() -> None:
+    group = WORKFLOWS["rollback"]["concurrency"]["group"]
+    for field in ("model", "env"):
+        assert f"inputs.{field}" in group
+        assert f"github.event.client_payload.{field}" in group
+    assert WORKFLOWS["drill"]["concurrency"]["group"].endswith("-staging")
+    assert WORKFLOWS["drill"]["concurrency"]["group"].startswith("rollback-")
+
+
+def test_training_and_retraining_share_one_queue_per_model() -> None:
+    train = WORKFLOWS["train"]["concurrency"]["group"]
+    retrain = WORKFLOWS["retrain"]["concurrency"]["group"]
+    assert train.startswith("train-") and retrain.startswith("train-")
+
+
+@pytest.mark.parametrize("step", list(run_steps()), ids=lambda s: s.where)
+def test_no_template_expansion_inside_run_scripts(step) -> None:
+    # ${{ }} is pasted into the script before the shell sees it: untrusted text becomes code.
+    assert "${{" not in step.script, 'pass the value through env: and use "$VAR"'
+
+
+@pytest.mark.parametrize("path", [*workflow_paths(), *action_paths()], ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_commit_with_its_release_noted(path) -> None:
+    for line, ref, comment in raw_uses(path):
+        if ref.startswith("./"):
+            continue
+        assert PINNED.match(ref), f"{path.name}:{line}: {ref} is not pinned to a 40-hex commit"
+        assert VERSION_COMMENT.match(comment), f"{path.name}:{line}: add the release as `# vX.Y.Z`"
+
+
+def test_one_pin_per_action_across_all_files() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in [*workflow_paths(), *action_paths()]:
+        for _, ref, comment in raw_uses(path):
+            if not ref.startswith("./"):
+                action, sha = ref.split("@")
+                pins.setdefault(action, set()).add(f"{sha} {comment}")
+    assert pins, "no actions found"
+    assert {action: shas for action, shas in pins.items() if len(shas) > 1} == {}
+
+
+def test_the_pr_gate_holds_no_secrets() -> None:
+    assert "secrets." not in (WORKFLOWS_DIR / "pr.yml").read_text("utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_secrets_are_scoped_to_jobs_in_a_protected_environment(name: str) -> None:
+    doc = WORKFLOWS[name]
+    assert "secrets." not in str(doc.get("env", {})), "workflow-level env reaches every job"
+    for job_id, job in doc["jobs"].items():
+        if "secrets." in str(job):
+            assert job.get("environment") in {"automation", "production"}, f"{job_id} reads secrets"
+
+
+def test_only_the_production_proposal_waits_for_required_reviewers() -> None:
+    in_production = [
+        f"{name}/{job_id}" for name, job_id, job in ALL_JOBS if job.get("environment") == "production"
+    ]
+    # A rollback or a sync must never wait for a person: they follow a commit that is already decided.
+    assert in_production == ["train/propose-production"]
+    job = WORKFLOWS["train"]["jobs"]["propose-production"]
+    assert "vars.PROPOSE_PRODUCTION == 'true'" in job["if"]
+
+
+def test_evidence_reaches_the_summary_and_the_artifacts() -> None:
+    steps = WORKFLOWS["train"]["jobs"]["train"]["steps"]
+    assert any('evidence/report.md >> "$GITHUB_STEP_SUMMARY"' in s.get("run", "") for s in steps)
+    uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert len(uploads) == 1 and "evidence/" in uploads[0]["with"]["path"]
+
+
+def test_a_failed_rollback_raises_the_alarm() -> None:
+    job = WORKFLOWS["rollback"]["jobs"]["notify-failure"]
+    assert job["if"] == "failure()"
+    assert set(job["needs"]) == {"rollback", "wait-synced"}
+    assert any("modelops notify rollback-failed" in s.get("run", "") for s in job["steps"])
+
+
+def test_required_checks_in_the_docs_are_the_pr_job_names() -> None:
+    docs = (REPO_ROOT / "docs" / "github.md").read_text("utf-8")
+    for job in WORKFLOWS["pr"]["jobs"].values():
+        if job.get("if") is None:  # the comment job is skipped for forks, so it cannot be required
+            assert f"`{job['name']}`" in docs, f"docs/github.md: list `{job['name']}` as a required check"
