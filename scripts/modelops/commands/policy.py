@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import argparse
+
+from modelops.output import emit
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "policy",
+        help="check a models.yaml change against the promotion policy (policies/promotion.md)",
+        description="Policies that guard what merges.",
+    )
+    actions = p.add_subparsers(dest="policy_command", metavar="ACTION")
+    actions.required = True
+    check = actions.add_parser(
+        "check",
+        parents=[parent],
+        help="judge the models.yaml change between --base REF and the working tree",
+        description="Evaluate the promotion policy on the change from models.yaml at REF to the working tree: "
+        "owner approval, evaluation and lineage tags on each newly served version, no quarantined version, "
+        "a canary step before 100 %%, one model per PR unless labelled multi-model, two owner approvals under "
+        "the override label; rollbacks pass without review. Pull-request facts come from the flags "
+        "(--approvals, --labels, --author), stated explicitly by the caller. Exit 0 allowed, 1 denied (each "
+        "denial names the rule and the fix). --json prints {allowed, decisions: [{rule, passed, message, fix}]}.",
+    )
+    check.add_argument(
+        "--base", required=True, metavar="REF", help="git ref of the target branch (e.g. origin/main)"
+    )
+    check.add_argument("--pr", type=int, metavar="N", help="the pull request number (named in the fixes)")
+    check.add_argument(
+        "--approvals", metavar="LOGINS", help="comma-separated logins with an approving review"
+    )
+    check.add_argument("--labels", metavar="LABELS", help="comma-separated labels on the pull request")
+    check.add_argument(
+        "--author", metavar="LOGIN", help="the pull request's author (their approval never counts)"
+    )
+    check.set_defaults(handler=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from modelops.context import Context
+    from modelops.flows.policy import check_policy, explicit_facts
+
+    facts = explicit_facts(args.pr, args.approvals, args.labels, args.author)
+    result = check_policy(Context.discover(args.repo), args.base, pr=args.pr, facts=facts)
+    lines = [d.render() for d in result.decisions]
+    lines.append("allowed" if result.allowed else f"denied: {len(result.denials)} rule(s) failed")
+    emit(args, result.as_dict(), "\n".join(lines))
+    return 0 if result.allowed else 1
