@@ -14,6 +14,7 @@ The demo profile scales durations as modelops.core.alert_rules describes; produc
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,9 +81,22 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True, width=1000)
 
 
+class _GoLikeLoader(yaml.SafeLoader):
+    """Reads numbers as Go's YAML does: `0x40` in a promtool series is a value notation, not 64."""
+
+
+_GoLikeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:int"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_DECIMAL_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$")
+for _first in "-+0123456789":
+    _GoLikeLoader.add_implicit_resolver("tag:yaml.org,2002:int", _DECIMAL_INT, [_first])
+
+
 def load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text("utf-8"))
+        return yaml.load(path.read_text("utf-8"), Loader=_GoLikeLoader)
     except FileNotFoundError:
         raise BadInput(f"{path}: file not found") from None
     except yaml.YAMLError as exc:
@@ -108,8 +122,6 @@ def _write_atomically(files: dict[Path, str]) -> None:
 
 
 def _windows(groups: list[dict[str, Any]]) -> list[str]:
-    import re
-
     return [m for g in groups for r in g["rules"] for m in re.findall(r"\[([0-9a-z]+)[:\]]", str(r["expr"]))]
 
 
