@@ -1,0 +1,349 @@
+"""Retraining: decide whether a request may start a run (debounced), then train → evaluate → propose.
+
+`request_retrain` decides (core/retrain_policy.py) and records the decision in the ledger in one
+transaction; a `dispatch` callable launches the run it allowed. `run_retrain` is the executor shared by
+the scheduled retrain (the safety net) and the drift-triggered one: it trains a new version, evaluates
+it against the production champion on the golden set and, when the gate passes, opens a promotion PR.
+It never merges: a production promotion is a human's review.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from modelops.adapters.ledger import DISPATCH_FAILED, Ledger
+from modelops.context import Context
+from modelops.core.retrain_policy import (
+    SEVERITIES,
+    SOURCES,
+    RetrainDecision,
+    RetrainRequest,
+    Severity,
+    Source,
+    decide,
+    performance_severity,
+    sustained_severity,
+)
+from modelops.core.state import Model
+from modelops.errors import BadInput, Denied, ExternalError, ModelOpsError
+
+LOG = logging.getLogger("modelops.retrain")
+RETRAIN_WORKFLOW = "retrain.yml"
+
+Dispatch = Callable[[RetrainDecision], str | None]
+
+
+def _log(event: str, **fields: Any) -> None:
+    """One structured line per decision: greppable, and machine-readable in the relay's logs."""
+    LOG.info(json.dumps({"event": event, **fields}, default=str, sort_keys=True))
+
+
+def _model(ctx: Context, name: str) -> Model:
+    from modelops.core.document import ModelsDocument
+
+    return ModelsDocument.load(ctx.models_path).state().model(name)
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def ledger_for(ctx: Context) -> Ledger:
+    return Ledger.at(ctx.ensure_state_dir())
+
+
+# -- deciding ---------------------------------------------------------------------------------------
+
+
+def request_retrain(
+    ctx: Context,
+    *,
+    model: str,
+    severity: str,
+    reason: str,
+    source: str,
+    now: datetime | None = None,
+    dispatch: Dispatch | str | None = "auto",
+) -> RetrainDecision:
+    """Decide on one retrain request, record it, and launch the run when the decision is "go".
+
+    `dispatch="auto"` picks the target for this context (`select_dispatch`); `None` launches nothing
+    and leaves running the executor to the caller (`modelops retrain` runs it in-process).
+    """
+    if severity not in SEVERITIES:
+        raise BadInput(f"severity {severity!r}: expected one of {', '.join(SEVERITIES)}")
+    if source not in SOURCES:
+        raise BadInput(f"source {source!r}: expected one of {', '.join(SOURCES)}")
+    settings = _model(ctx, model).drift
+    request = RetrainRequest(model, _severity(severity), reason, _source(source), _now(now))
+    ledger = ledger_for(ctx)
+    recorded = ledger.decide_and_record(request, partial(decide, cooldown_hours=settings.cooldown_hours))
+    decision = RetrainDecision(
+        recorded.action, model, recorded.reason, request, recorded.request_id, recorded.run_id
+    )
+    _log("retrain_decision", **decision.as_dict())
+    if not decision.go:
+        return decision
+    launcher = select_dispatch(ctx) if dispatch == "auto" else dispatch
+    if launcher is None or isinstance(launcher, str):
+        return decision
+    assert decision.run_id is not None
+    try:
+        handle = launcher(decision)
+    except Exception as exc:
+        # Nothing started: free the model at once instead of blocking it until the run goes stale.
+        ledger.finish_run(decision.run_id, DISPATCH_FAILED, _now(None), f"{type(exc).__name__}: {exc}")
+        _log("retrain_dispatch_failed", model=model, run_id=decision.run_id, error=str(exc))
+        if isinstance(exc, ModelOpsError):
+            raise
+        raise ExternalError(f"retrain of {model}: dispatch failed ({type(exc).__name__}: {exc})") from None
+    if handle:
+        ledger.set_handle(decision.run_id, handle)
+    _log("retrain_dispatched", model=model, run_id=decision.run_id, handle=handle)
+    return replace(decision, handle=handle)
+
+
+def _severity(value: str) -> Severity:
+    return "major" if value == "major" else "minor"
+
+
+def _source(value: str) -> Source:
+    for s in SOURCES:
+        if s == value:
+            return s
+    raise BadInput(f"source {value!r}: expected one of {', '.join(SOURCES)}")
+
+
+def drift_severity(ctx: Context, model: str, env: str = "production") -> Severity | None:
+    """Severity of drift sustained over the model's `sustained_windows` most recent recorded windows."""
+    settings = _model(ctx, model).drift
+    observations = ledger_for(ctx).observations(model, env, limit=max(settings.sustained_windows, 1))
+    return sustained_severity(observations, settings)
+
+
+def request_retrain_for_drift(
+    ctx: Context,
+    *,
+    model: str,
+    env: str = "production",
+    now: datetime | None = None,
+    dispatch: Dispatch | str | None = "auto",
+) -> RetrainDecision:
+    """Ask for a retrain when the recorded windows show sustained drift; a recorded skip when not."""
+    settings = _model(ctx, model).drift
+    severity = drift_severity(ctx, model, env)
+    if severity is None:
+        why = f"drift not sustained over {settings.sustained_windows} windows in {env}"
+        request = RetrainRequest(model, "minor", why, "drift", _now(now))
+        recorded = ledger_for(ctx).decide_and_record(request, lambda _r, _runs: ("skip", why))
+        decision = RetrainDecision("skip", model, why, request, recorded.request_id)
+        _log("retrain_decision", **decision.as_dict())
+        return decision
+    reason = f"drift sustained over {settings.sustained_windows} windows in {env}"
+    return request_retrain(
+        ctx, model=model, severity=severity, reason=reason, source="drift", now=now, dispatch=dispatch
+    )
+
+
+def request_retrain_for_performance(
+    ctx: Context,
+    *,
+    model: str,
+    metric: str,
+    measured: float,
+    baseline: float,
+    tolerance: float | None = None,
+    higher_is_better: bool = True,
+    now: datetime | None = None,
+    dispatch: Dispatch | str | None = "auto",
+) -> RetrainDecision | None:
+    """Once labels arrive: ask for a retrain when the measured metric fell below the baseline."""
+    kwargs = {} if tolerance is None else {"tolerance": tolerance}
+    severity = performance_severity(measured, baseline, higher_is_better=higher_is_better, **kwargs)
+    if severity is None:
+        _log(
+            "retrain_not_requested", model=model, reason=f"{metric} {measured:.4f} vs baseline {baseline:.4f}"
+        )
+        return None
+    reason = f"{metric} dropped to {measured:.4f} from {baseline:.4f}"
+    return request_retrain(
+        ctx, model=model, severity=severity, reason=reason, source="performance", now=now, dispatch=dispatch
+    )
+
+
+# -- launching --------------------------------------------------------------------------------------
+
+
+def select_dispatch(ctx: Context) -> Dispatch:
+    """Where an allowed run starts: the retrain workflow on GitHub, a local `modelops retrain` otherwise."""
+    if ctx.forge_kind == "github":
+        return github_workflow_dispatch(ctx)
+    return subprocess_dispatch(ctx)
+
+
+def subprocess_dispatch(ctx: Context) -> Dispatch:
+    """Run the executor for the decided run in a detached `modelops retrain --run-id N`."""
+
+    def launch(decision: RetrainDecision) -> str:
+        log_dir = ctx.ensure_state_dir() / "retrain"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"run-{decision.run_id}.log"
+        cmd = [
+            sys.executable, "-m", "modelops", "retrain", "--repo", str(ctx.repo), "--model", decision.model,
+            "--run-id", str(decision.run_id), "--reason", decision.request.reason,
+        ]  # fmt: skip
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        return f"pid {proc.pid}, log {log_path}"
+
+    return launch
+
+
+def github_workflow_dispatch(ctx: Context, ref: str | None = None) -> Dispatch:
+    """workflow_dispatch of retrain.yml with the decided model and severity (needs actions: write)."""
+
+    def launch(decision: RetrainDecision) -> str:
+        from modelops.adapters.github_client import call_github, github_client, repository_name
+
+        repository = repository_name(ctx.env)
+        branch = ref or ctx.env.get("GITHUB_REF_NAME") or "main"
+        repo = github_client(ctx.env).get_repo(repository)
+        workflow = repo.get_workflow(RETRAIN_WORKFLOW)
+        inputs = {
+            "model": decision.model,
+            "trigger": _workflow_trigger(decision),
+            "severity": decision.request.severity,
+        }
+        sent = call_github(
+            f"workflow_dispatch {RETRAIN_WORKFLOW} on {repository}@{branch}",
+            lambda: workflow.create_dispatch(branch, inputs, throw=True),
+        )
+        if sent is False:
+            raise ExternalError(f"GitHub: {RETRAIN_WORKFLOW} dispatch on {repository} was not accepted")
+        return f"{repository} {RETRAIN_WORKFLOW}@{branch}"
+
+    return launch
+
+
+def _workflow_trigger(decision: RetrainDecision) -> str:
+    # retrain.yml knows manual, drift and schedule; a performance drop retrains like drift does.
+    return "drift" if decision.request.source == "performance" else decision.request.source
+
+
+# -- executing --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    model: str
+    run_id: int
+    outcome: str  # proposed | gate_failed | refused_quarantined
+    version: int | None
+    mlflow_run_id: str | None
+    passed: bool
+    pr: str | None
+    evidence_dir: Path | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "ledger_run": self.run_id,
+            "outcome": self.outcome,
+            "version": self.version,
+            "mlflow_run_id": self.mlflow_run_id,
+            "passed": self.passed,
+            "pr": self.pr,
+            "evidence_dir": str(self.evidence_dir) if self.evidence_dir else None,
+        }
+
+
+def _default_train() -> Callable[..., Any]:
+    from modelops.flows.train import train
+
+    return train
+
+
+def _default_evaluate() -> Callable[..., Any]:
+    from modelops.flows.evaluate import evaluate
+
+    return evaluate
+
+
+def _default_propose() -> Callable[..., Any]:
+    from modelops.flows.propose import propose
+
+    return propose
+
+
+def _pr_of(result: Any) -> str | None:
+    for attr in ("url", "pr"):
+        value = getattr(result, attr, None)
+        if value is not None:
+            number = getattr(value, "number", None)
+            return str(number) if number is not None and not isinstance(value, str | int) else str(value)
+    return None
+
+
+def run_retrain(
+    ctx: Context,
+    model: str,
+    reason: str,
+    *,
+    run_id: int | None = None,
+    env: str = "production",
+    out_dir: Path | None = None,
+    train: Callable[..., Any] | None = None,
+    evaluate: Callable[..., Any] | None = None,
+    propose: Callable[..., Any] | None = None,
+    now: datetime | None = None,
+) -> RetrainOutcome:
+    """Train, evaluate against `env`'s champion, and open a promotion PR when the gate passes."""
+    spec = _model(ctx, model)
+    spec.env(env)
+    ledger = ledger_for(ctx)
+    if run_id is None:
+        run_id = ledger.start_run(model, _now(now), detail=f"executor started directly: {reason}")
+    elif (row := ledger.run(run_id)) is None or row["model"] != model:
+        raise BadInput(f"retrain ledger: no run #{run_id} for model {model!r}")
+    _log("retrain_started", model=model, run_id=run_id, reason=reason)
+    outcome = "failed"
+    detail = ""
+    try:
+        result = (train or _default_train())(ctx, model)
+        version = int(result.version)
+        mlflow_run = getattr(result, "run_id", None)
+        evidence = out_dir or (ctx.state_dir / "retrain" / f"run-{run_id}")
+        evidence.mkdir(parents=True, exist_ok=True)
+        if version in spec.quarantined_anywhere():
+            outcome, detail = "refused_quarantined", f"v{version} is quarantined"
+            raise Denied(f"{model}: trained v{version} is quarantined; it is never proposed")
+        report = (evaluate or _default_evaluate())(ctx, model, version, env=env, out_dir=evidence)
+        passed = bool(report.passed)
+        pr: str | None = None
+        if passed:
+            proposed = (propose or _default_propose())(ctx, model, version, env, evidence_dir=evidence)
+            pr = _pr_of(proposed)
+            outcome, detail = "proposed", f"v{version} proposed for {env}" + (f": {pr}" if pr else "")
+        else:
+            outcome, detail = "gate_failed", f"v{version} did not pass the gate against {env}'s champion"
+        return RetrainOutcome(model, run_id, outcome, version, mlflow_run, passed, pr, evidence)
+    except Exception as exc:
+        if outcome == "failed":
+            detail = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        ledger.finish_run(run_id, outcome, _now(None), detail)
+        _log("retrain_finished", model=model, run_id=run_id, outcome=outcome, detail=detail)
