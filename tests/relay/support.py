@@ -1,0 +1,172 @@
+"""Builders and doubles for the relay tests: webhook payloads, a counting dispatcher, an in-process relay."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import io
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelops.adapters.incidents import State
+from modelops.core.incident import Incident
+from modelops.errors import Denied, ExternalError
+from modelops.relay.dispatch import Outcome
+from modelops.relay.log import JsonLog
+from modelops.relay.server import Auth, RelayHTTPServer, open_relay
+
+TOKEN = "relay-test-token"
+SECRET = "relay-test-hmac-secret"
+STARTS_AT = "2026-11-20T10:00:00.000Z"
+
+
+def alert(
+    *,
+    status: str = "firing",
+    alertname: str = "ChurnHighErrorRate",
+    model: str = "churn",
+    env: str = "production",
+    version: str | None = "2",
+    action: str | None = "rollback",
+    starts_at: str = STARTS_AT,
+    **labels: str,
+) -> dict[str, Any]:
+    all_labels = {"alertname": alertname, "model": model, "env": env, "severity": "critical", **labels}
+    if version is not None:
+        all_labels["version"] = version
+    if action is not None:
+        all_labels["action"] = action
+    return {
+        "status": status,
+        "labels": all_labels,
+        "annotations": {"summary": "error ratio above 5% for 5m"},
+        "startsAt": starts_at,
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.local/graph",
+        "fingerprint": hashlib.sha256(json.dumps(all_labels, sort_keys=True).encode()).hexdigest()[:16],
+    }
+
+
+def webhook(*alerts: dict[str, Any], version: str = "4") -> dict[str, Any]:
+    alerts = alerts or (alert(),)
+    return {
+        "version": version,
+        "groupKey": '{}:{alertname="ChurnHighErrorRate"}',
+        "truncatedAlerts": 0,
+        "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
+        "receiver": "modelops-relay",
+        "groupLabels": {"alertname": alerts[0]["labels"].get("alertname", "")},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.local",
+        "alerts": list(alerts),
+    }
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class CountingDispatcher:
+    """Records every dispatch; fails the first `failures` rollbacks, refuses all when `refuse` is set."""
+
+    failures: int = 0
+    refuse: bool = False
+    name: str = "counting"
+    rollbacks: list[Incident] = field(default_factory=list)
+    retrains: list[Incident] = field(default_factory=list)
+    gate: threading.Event | None = None
+
+    def rollback(self, incident: Incident) -> Outcome:
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.failures > 0:
+            self.failures -= 1
+            raise ExternalError("git push origin main: connection refused")
+        if self.refuse:
+            return Outcome(State.REFUSED, str(Denied("production: v2 has no previous version recorded")))
+        self.rollbacks.append(incident)
+        return Outcome(State.DISPATCHED, "rolled back v2 -> v1", f"commit-{len(self.rollbacks)}")
+
+    def retrain(self, incident: Incident) -> Outcome:
+        self.retrains.append(incident)
+        return Outcome(State.DISPATCHED, "retrain requested")
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+@dataclass
+class RunningRelay:
+    url: str
+    host: str
+    port: int
+    server: RelayHTTPServer
+    log: io.StringIO
+
+    def post(
+        self, payload: Any, headers: Mapping[str, str] | None = None, *, bearer: str | None = TOKEN
+    ) -> Response:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if bearer is not None:
+            all_headers["Authorization"] = f"Bearer {bearer}"
+        return request(self.host, self.port, "POST", "/alerts", body, all_headers)
+
+    def get(self, path: str) -> Response:
+        return request(self.host, self.port, "GET", path)
+
+    def log_records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log.getvalue().splitlines()]
+
+
+def request(
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        resp = conn.getresponse()
+        raw = resp.read()
+        content_type = resp.getheader("Content-Type", "")
+        parsed: Any = json.loads(raw) if content_type.startswith("application/json") else raw.decode()
+        return Response(resp.status, parsed, {k: v for k, v in resp.getheaders()})
+    finally:
+        conn.close()
+
+
+@contextmanager
+def running_relay(
+    models_path: Path, state_dir: Path, dispatcher: Any, auth: Auth | None = None
+) -> Iterator[RunningRelay]:
+    """The relay's real HTTP server in this process, on a free loopback port."""
+    log_stream = io.StringIO()
+    relay, lock = open_relay(models_path, state_dir, dispatcher, JsonLog(log_stream))
+    server = RelayHTTPServer(("127.0.0.1", 0), relay, auth or Auth(token=TOKEN, hmac_secret=SECRET))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield RunningRelay(f"http://{host}:{port}/alerts", str(host), int(port), server, log_stream)
+    finally:
+        server.shutdown()
+        server.server_close()
+        relay.wait_idle(10)
+        relay.store.close()
+        lock.close()
