@@ -82,10 +82,7 @@ def _line_of(root: Any, path: list[Any]) -> int | None:
     for key in path:
         try:
             lc = node.lc
-            if isinstance(key, int):
-                line = lc.item(key)[0] + 1
-            else:
-                line = lc.key(key)[0] + 1
+            line = (lc.item(key) if isinstance(key, int) else lc.key(key))[0] + 1
             node = node[key]
         except (AttributeError, KeyError, IndexError, TypeError):
             break
@@ -140,7 +137,9 @@ class ModelsDocument:
         validator = Draft202012Validator(schema())
         data = self.plain()
         found = []
-        for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        for top in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+            # "not valid under any of the given schemas" names nothing; the deepest sub-error does.
+            err = max(top.context, key=lambda e: len(e.absolute_path)) if top.context else top
             path = list(err.absolute_path)
             message = err.message
             if err.validator == "additionalProperties":

@@ -1,0 +1,169 @@
+"""models.yaml is edited in round-trip mode: untouched bytes stay identical, comments survive."""
+
+from __future__ import annotations
+
+import difflib
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modelops.core.document import ModelsDocument
+from tests.helpers import REPO_ROOT
+
+AT = "2026-11-21T10:00:00Z"
+COMMENTED = (REPO_ROOT / "models.yaml").read_text("utf-8")
+
+TWO_MODELS = COMMENTED.replace(
+    "models:\n  churn:",
+    """models:
+  # A second model, to prove edits stay inside their own block.
+  fraud:
+    registered_model: fraud-detector  # trailing comment
+    owners: [carol]
+    environments:
+      staging:
+        version: 4
+        run_id: null
+        alias: staging
+        previous: 3
+        canary: null
+        quarantined: []
+        history: []
+      production:
+        version: 3
+        run_id: null
+        alias: production
+        previous: null
+        canary: null
+        quarantined: [2]
+        history: []
+  churn:""",
+)
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def test_the_repository_models_yaml_round_trips_byte_for_byte():
+    doc = ModelsDocument(COMMENTED)
+    assert doc.dump() == COMMENTED
+    doc.check_round_trip()
+
+
+def test_a_promotion_changes_only_that_environments_lines():
+    doc = ModelsDocument(TWO_MODELS)
+    doc.promote("churn", "production", 7, at=AT, by="alice", reason="evaluation passed", ref="#12", run_id="abc")
+    after = doc.dump()
+    changes = changed_lines(TWO_MODELS, after)
+    assert changes == [
+        "-        version: null",
+        "-        run_id: null",
+        "+        version: 7",
+        "+        run_id: abc",
+        "-        history: []",
+        "+        history:",
+        "+          - {at: '2026-11-21T10:00:00Z', by: alice, action: promote, from: null, to: 7, reason: evaluation passed, ref: '#12'}",
+    ]
+    # Every comment of the file is still there.
+    for line in TWO_MODELS.splitlines():
+        if line.strip().startswith("#"):
+            assert line in after.splitlines()
+
+
+def test_a_rollback_returns_to_previous_quarantines_and_records_the_incident():
+    doc = ModelsDocument(TWO_MODELS)
+    assert doc.rollback("fraud", "staging", at=AT, by="relay", reason="errors", ref="inc-1") == (4, 3)
+    state = ModelsDocument(doc.dump()).state()
+    staging = state.model("fraud").env("staging")
+    assert (staging.version, staging.previous, staging.quarantined) == (3, None, (4,))
+    assert staging.history[-1].ref == "inc-1" and staging.history[-1].action == "rollback"
+    assert "quarantined: [4]" in doc.dump()
+
+
+def test_a_running_canary_is_what_a_rollback_undoes_first():
+    doc = ModelsDocument(TWO_MODELS)
+    doc.start_canary("fraud", "production", 5, 10, at=AT, by="alice", reason="canary")
+    assert doc.rollback("fraud", "production", at=AT, by="relay", reason="errors") == (5, 3)
+    prod = ModelsDocument(doc.dump()).state().model("fraud").env("production")
+    assert prod.version == 3 and prod.canary is None and 5 in prod.quarantined
+
+
+def test_history_keeps_only_the_most_recent_entries():
+    doc = ModelsDocument(COMMENTED)
+    for version in range(1, 16):
+        doc.promote("churn", "staging", version, at=AT, by="ci", reason=f"v{version}")
+    history = ModelsDocument(doc.dump()).state().model("churn").env("staging").history
+    assert len(history) == 10
+    assert [h.to for h in history] == list(range(6, 16))
+
+
+@st.composite
+def edits(draw: st.DrawFn) -> list[tuple[str, ...]]:
+    steps = []
+    for _ in range(draw(st.integers(1, 8))):
+        model = draw(st.sampled_from(["churn", "fraud"]))
+        env = draw(st.sampled_from(["staging", "production"]))
+        kind = draw(st.sampled_from(["promote", "canary", "rollback"]))
+        steps.append((kind, model, env, str(draw(st.integers(1, 60))), draw(st.text(string.ascii_letters, max_size=12))))
+    return steps
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits())
+def test_random_edits_change_only_the_edited_environments_and_stay_valid(steps):
+    doc = ModelsDocument(TWO_MODELS)
+    touched: set[tuple[str, str]] = set()
+    for kind, model, env, version, reason in steps:
+        state = ModelsDocument(doc.dump()).state()
+        environment = state.model(model).env(env)
+        v = int(version)
+        try:
+            if kind == "promote" and v not in environment.quarantined:
+                doc.promote(model, env, v, at=AT, by="prop", reason=reason)
+            elif kind == "canary" and environment.version not in (None, v) and v not in environment.quarantined:
+                doc.start_canary(model, env, v, 10, at=AT, by="prop", reason=reason)
+            elif kind == "rollback":
+                doc.rollback(model, env, at=AT, by="prop", reason=reason)
+            else:
+                continue
+        except Exception as exc:  # a refused rollback is a Denied, never a partial edit
+            assert type(exc).__name__ == "Denied"
+            continue
+        touched.add((model, env))
+    after = doc.dump()
+    reloaded = ModelsDocument(after)
+    assert reloaded.problems() == []
+    reloaded.check_round_trip()
+    # Lines outside the touched environment blocks are byte-identical, in order.
+    assert _outside(TWO_MODELS, touched) == _outside(after, touched)
+
+
+def _outside(text: str, touched: set[tuple[str, str]]) -> list[str]:
+    """The file's lines minus the blocks of touched environments."""
+    kept, model, skipping = [], None, False
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if indent == 2 and line.strip().endswith(":") and not line.strip().startswith("#"):
+            model = line.strip()[:-1]
+        if indent == 6 and line.strip().endswith(":"):
+            skipping = (model, line.strip()[:-1]) in touched
+            if skipping:
+                continue
+        elif indent <= 6 and line.strip():
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return kept
+
+
+def test_a_file_the_editor_would_reformat_is_refused_before_any_edit():
+    odd = COMMENTED.replace("    owners: [alice, bob]", "    owners:   [alice,   bob]")
+    with pytest.raises(Exception, match=r"models.yaml:\d+: formatting the round-trip editor cannot preserve"):
+        ModelsDocument(odd).check_round_trip()
