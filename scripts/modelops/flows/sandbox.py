@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -50,27 +49,14 @@ def _tracked_files(source: Path) -> list[Path]:
     return [Path(p) for p in listing.split("\0") if p and (source / p).is_file()]
 
 
-def _dvc(repo: Path, *args: str, timeout: float = 300) -> str:
-    env = {
-        **os.environ,
-        "DVC_NO_ANALYTICS": "1",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "dvc", *args],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        raise ExternalError(f"dvc {args[0]}: timed out after {timeout:.0f}s") from None
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        raise ExternalError(f"dvc {' '.join(args[:2])}: {tail[-1] if tail else 'failed'}")
-    return proc.stdout
+def _dvc(repo: Path, *args: str) -> str:
+    from modelops.adapters.dvc_data import run_dvc
+
+    # dvc.yaml's stages call `modelops`; make sure they find this installation's.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return run_dvc(repo, *args)
 
 
 def create_sandbox(directory: Path, source: Path) -> Sandbox:
@@ -137,10 +123,10 @@ def _build(workdir: Path, source: Path) -> Sandbox:
 
 def _materialise_data(source: Path, repo: Path) -> None:
     """Reuse the source checkout's data when it is at the declared md5s; otherwise regenerate it."""
-    from modelops.adapters.dvc_data import declared_outs, file_md5
+    from modelops.adapters.dvc_data import declared_outs, md5_of
 
     outs = declared_outs(repo)
-    reusable = all((source / p).is_file() and file_md5(source / p) == md5 for p, md5 in outs.items())
+    reusable = all((source / p).is_file() and md5_of(source / p) == md5 for p, md5 in outs.items())
     if outs and reusable:
         for rel in outs:
             (repo / rel).parent.mkdir(parents=True, exist_ok=True)
