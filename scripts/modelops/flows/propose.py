@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelops.adapters.git import Git
 from modelops.context import MODELS_FILE, Context
@@ -24,6 +25,9 @@ from modelops.core.promotion import (
     pr_body,
 )
 from modelops.errors import BadInput, Denied, ModelOpsError
+
+if TYPE_CHECKING:
+    from modelops.core.policy import PolicyResult
 from modelops.flows.rollback import actor
 
 
@@ -204,12 +208,28 @@ def merge_pull_request(ctx: Context, number: int, *, by: str, check: bool = True
         raise BadInput("merging from the command line is for the local forge; on GitHub, merge the PR there")
 
     def policy(pr: PullRequest) -> None:
-        from modelops.flows.policy import check_pull_request
-
-        decision = check_pull_request(ctx, pr)
-        if not decision.allowed:
-            raise Denied(f"#{pr.number} cannot merge: {decision.summary}")
+        result = check_pull_request(ctx, pr)
+        if not result.allowed:
+            denial = result.denials[0]
+            raise Denied(f"#{pr.number} cannot merge: {denial.render()}")
 
     merged = forge.merge(number, by=by, check=policy if check else None)
     Git(ctx.repo).fast_forward_checkout("main")
     return merged
+
+
+def check_pull_request(ctx: Context, pr: PullRequest) -> PolicyResult:
+    """The promotion policy on what the PR changes: its head against its merge base with the base branch."""
+    from modelops.core.policy import PullRequestFacts, evaluate_promotion, tags_needed
+    from modelops.flows.changes import state_at
+    from modelops.flows.policy import load_config, registry_tags
+
+    git = Git(ctx.repo)
+    base_tip, head_tip = git.fetch_tip(pr.base), git.fetch_tip(pr.head)
+    if base_tip is None or head_tip is None:
+        raise BadInput(f"#{pr.number}: branch {pr.base if base_tip is None else pr.head} is not on origin")
+    merge_base = git.run("merge-base", base_tip, head_tip)
+    base, head = state_at(ctx, merge_base), state_at(ctx, head_tip)
+    config = load_config(ctx.repo)
+    facts = PullRequestFacts(number=pr.number, labels=pr.labels, approvals=pr.approvals, author=pr.author)
+    return evaluate_promotion(base, head, facts, registry_tags(ctx, tags_needed(base, head, config)), config)
