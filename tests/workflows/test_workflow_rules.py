@@ -52,10 +52,30 @@ def test_the_six_workflows_of_the_loop_exist() -> None:
     assert set(WORKFLOWS) == {"pr", "train", "sync", "rollback", "retrain", "drill"}
 
 
-def test_pr_gate_runs_on_pull_requests_to_main() -> None:
+def test_pr_gate_runs_on_pull_requests_to_main_and_again_when_approvals_or_labels_change() -> None:
     on = triggers(WORKFLOWS["pr"])
-    assert set(on) == {"pull_request"}, "pull_request_target would hand PR code a write token"
+    assert set(on) == {"pull_request", "pull_request_review"}, (
+        "pull_request_target hands PR code a write token"
+    )
     assert on["pull_request"]["branches"] == ["main"]
+    assert {"opened", "synchronize", "reopened", "labeled", "unlabeled"} <= set(on["pull_request"]["types"])
+    assert {"submitted", "dismissed"} <= set(on["pull_request_review"]["types"])
+    # A job skipped on the review run would report a passing check over a failing one.
+    assert [
+        job_id for job_id, job in WORKFLOWS["pr"]["jobs"].items() if "event_name" in str(job.get("if"))
+    ] == []
+
+
+def test_policy_check_gets_the_pull_request_facts_from_the_event_and_the_reviews() -> None:
+    step = next(s for s in WORKFLOWS["pr"]["jobs"]["policy"]["steps"] if s.get("id") == "check")
+    assert step["env"]["BASE_REF"] == "${{ github.event.pull_request.base.ref }}", (
+        "github.base_ref is empty on reviews"
+    )
+    assert step["env"]["AUTHOR"] == "${{ github.event.pull_request.user.login }}"
+    assert step["env"]["LABELS"] == "${{ join(github.event.pull_request.labels.*.name, ',') }}"
+    assert step["env"]["APPROVALS"] == "${{ steps.reviews.outputs.approvals }}"
+    for flag, var in (("--base", "origin/$BASE_REF"), ("--approvals", "$APPROVALS"), ("--labels", "$LABELS")):
+        assert f'{flag} "{var}"' in step["run"]
 
 
 def test_training_runs_on_merges_that_change_what_the_model_learns_from() -> None:
@@ -78,9 +98,7 @@ def test_sync_runs_on_merges_that_change_the_desired_state() -> None:
 
 def test_sync_waits_for_each_changed_pin_from_modelops_changes() -> None:
     jobs = WORKFLOWS["sync"]["jobs"]
-    assert (
-        jobs["wait-synced"]["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.changes.outputs.pins) }}"
-    )
+    assert jobs["wait-synced"]["strategy"]["matrix"] == "${{ fromJSON(needs.changes.outputs.matrix) }}"
     assert set(jobs["wait-synced"]["needs"]) == {"changes", "sync-registry"}
     changes_step = next(s for s in jobs["changes"]["steps"] if s.get("id") == "changes")
     assert changes_step["env"]["BASE_SHA"] == "${{ github.event.before }}"
@@ -92,9 +110,26 @@ def test_rollback_starts_from_a_person_or_from_the_relay() -> None:
     assert set(on) == {"workflow_dispatch", "repository_dispatch"}
     assert on["repository_dispatch"]["types"] == ["rollback"]
     inputs = on["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"model", "env", "reason", "incident"}
     assert inputs["reason"]["required"] is True
     assert inputs["env"]["type"] == "choice"
+
+
+def test_rollback_accepts_exactly_what_the_relay_sends() -> None:
+    # GitHub refuses a workflow_dispatch carrying an input the workflow does not declare.
+    from modelops.adapters.github_dispatch import rollback_payload
+    from modelops.core.incident import Incident, Route
+
+    incident = Incident(
+        Route.ROLLBACK, "churn", "production", 7, "ModelErrorRateHigh", "2026-01-01T00:00:00Z", "page", ""
+    )
+    sent = set(rollback_payload(incident))
+    inputs = triggers(WORKFLOWS["rollback"])["workflow_dispatch"]["inputs"]
+    assert set(inputs) == sent
+    env = WORKFLOWS["rollback"]["env"]
+    used = {
+        key for value in env.values() for key in sent if f"github.event.client_payload.{key} " in value + " "
+    }
+    assert used == sent, f"client_payload fields ignored: {sorted(sent - used)}"
 
 
 def test_rollback_environment_choices_are_the_environments_of_models_yaml() -> None:

@@ -27,6 +27,8 @@ SAMPLE_VALUES = {
     "KNOWN_GOOD": "6",
     "REASON": "ModelErrorRateHigh fired",
     "INCIDENT": "INC-42",
+    "ALERTNAME": "ModelErrorRateHigh",
+    "BAD_VERSION": "7",
     "TRIGGER": "schedule",
     "SEVERITY": "major",
     "BASE_REF": "main",
