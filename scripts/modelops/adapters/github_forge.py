@@ -1,0 +1,445 @@
+"""Pull requests on GitHub (or GitHub Enterprise Server), through PyGithub.
+
+The client comes from `github_client` (token, GITHUB_API_URL, timeout) with urllib3's retries turned
+off: every request goes through `GitHubForge._call`, which retries it itself. PyGithub 2.x's
+`GithubRetry` does not retry PATCH (so a PR edit died on the first 502), does not wait on a 429 that
+has no Retry-After, nor on a 403 that only says `X-RateLimit-Remaining: 0`, and caps each wait but not
+their sum. Here one policy covers every method: 5xx answers are retried with capped exponential backoff
+for a bounded number of attempts; rate limits (Retry-After, or X-RateLimit-Remaining 0 with
+X-RateLimit-Reset, or a secondary-limit message) are waited out while the total wait for one request
+stays within `max_wait_s`; past that the command fails at once instead of hanging a workflow.
+
+Network errors are retried only for idempotent methods; a POST is repeated only after GitHub answered
+5xx or "rate limited". A repeated PR creation that finds its PR already exists adopts that PR.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+from modelops.adapters.github_client import github_client, repository_name
+from modelops.core.forge import PullRequest, Review
+from modelops.errors import BadInput, ExternalError
+
+if TYPE_CHECKING:
+    import github
+    from github.PullRequest import PullRequest as GhPullRequest
+    from github.Repository import Repository
+
+    from modelops.core.policy import PullRequestFacts
+
+T = TypeVar("T")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+LIST_STATES = ("open", "closed", "merged", "all")
+# Listing closed PRs of a busy repository could mean thousands of requests; history beyond this is
+# what the GitHub UI is for.
+CLOSED_LIST_LIMIT = 100
+# The reset time is whole seconds and GitHub's clock is not ours.
+RATE_LIMIT_RESET_MARGIN_S = 1.0
+# GitHub's guidance for a secondary rate limit without Retry-After: wait at least a minute.
+SECONDARY_RATE_LIMIT_WAIT_S = 60.0
+AUTO_MERGE_HINT = "turn on 'Allow auto-merge' in the repository's settings (Settings → General)"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one GitHub request tries: attempts in all, and the most time spent waiting between them."""
+
+    max_attempts: int = 4
+    max_wait_s: float = 60.0
+    backoff_s: float = 0.5
+    backoff_max_s: float = 8.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1)))
+
+
+class GitHubForge:
+    """The `Forge` protocol on GitHub's REST API (and one GraphQL mutation for auto-merge)."""
+
+    def __init__(
+        self,
+        repository: str,
+        env: Mapping[str, str] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout_s: int = 15,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        warnings: TextIO | None = None,
+    ) -> None:
+        if repository.count("/") != 1 or not all(repository.split("/")):
+            raise BadInput(f"GITHUB_REPOSITORY={repository!r}: expected OWNER/REPO")
+        self.repository = repository
+        self.owner = repository.split("/")[0]
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._warnings = warnings
+        client = github_client(env, timeout_s=timeout_s, retries=0)
+        # Lazy: handles to the repository, a PR or an issue cost no request until they are used.
+        self._github: github.Github = client.withLazy(True)
+        self._repo_handle: Repository | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> GitHubForge:
+        """From GITHUB_REPOSITORY and GITHUB_TOKEN (and GITHUB_API_URL for GitHub Enterprise Server)."""
+        env = os.environ if env is None else env
+        if not env.get("GITHUB_TOKEN"):
+            raise BadInput(
+                "GITHUB_TOKEN is not set; export a token that may write this repository's pull requests"
+            )
+        if not env.get("GITHUB_REPOSITORY"):
+            raise BadInput("GITHUB_REPOSITORY is not set; export it as OWNER/REPO")
+        return cls(repository_name(env), env, **options)
+
+    # -- the Forge protocol ----------------------------------------------------------------------
+
+    def find_open(self, head: str, base: str = "main") -> PullRequest | None:
+        found = self._call(
+            "GET",
+            f"{self._path}/pulls",
+            lambda: list(self._repo.get_pulls(state="open", head=f"{self.owner}:{head}", base=base)),
+        )
+        return self._with_reviews(found[0]) if found else None
+
+    def open(
+        self, *, head: str, base: str, title: str, body: str, labels: list[str], reviewers: list[str]
+    ) -> PullRequest:
+        try:
+            created = self._call(
+                "POST",
+                f"{self._path}/pulls",
+                lambda: self._repo.create_pull(base=base, head=head, title=title, body=body),
+            )
+        except _PullRequestExists:
+            # An earlier attempt (or a concurrent run) created it: make that PR say what this one would.
+            existing = self.find_open(head, base)
+            if existing is None:
+                raise ExternalError(
+                    f"GitHub POST {self._path}/pulls: 422 a pull request for {self.owner}:{head} exists "
+                    f"but is not open against {base}; close it or push to a new branch"
+                ) from None
+            updated = self.update(existing.number, title=title, body=body, labels=labels)
+            requested = self._request_reviews(updated.number, updated.author, reviewers)
+            return replace(updated, reviewers=_unique((*updated.reviewers, *requested)))
+        pr = _pull_request(created, reviews=())
+        if labels:
+            self._call(
+                "POST",
+                f"{self._path}/issues/{pr.number}/labels",
+                lambda: self._repo.get_issue(pr.number).add_to_labels(*labels),
+                number=pr.number,
+            )
+        requested = self._request_reviews(pr.number, pr.author, reviewers)
+        return replace(
+            pr, labels=_unique((*pr.labels, *labels)), reviewers=_unique((*pr.reviewers, *requested))
+        )
+
+    def update(self, number: int, *, title: str, body: str, labels: list[str]) -> PullRequest:
+        pull = self._repo.get_pull(number)
+        self._call(
+            "PATCH", f"{self._path}/pulls/{number}", lambda: pull.edit(title=title, body=body), number=number
+        )
+        self._call(
+            "PUT",
+            f"{self._path}/issues/{number}/labels",
+            lambda: self._repo.get_issue(number).set_labels(*labels),
+            number=number,
+        )
+        return replace(self._with_reviews(pull), labels=tuple(labels))
+
+    def comment(self, number: int, body: str) -> None:
+        self._call(
+            "POST",
+            f"{self._path}/issues/{number}/comments",
+            lambda: self._repo.get_issue(number).create_comment(body),
+            number=number,
+        )
+
+    def close(self, number: int, comment: str | None = None) -> PullRequest:
+        if comment:
+            self.comment(number, comment)
+        pull = self._repo.get_pull(number)
+        self._call("PATCH", f"{self._path}/pulls/{number}", lambda: pull.edit(state="closed"), number=number)
+        return self._with_reviews(pull)
+
+    def get(self, number: int) -> PullRequest:
+        return self._with_reviews(self._fetch(number))
+
+    def list(self, state: str = "open") -> list[PullRequest]:
+        if state not in LIST_STATES:
+            raise BadInput(f"pull request state {state!r}: expected one of {', '.join(LIST_STATES)}")
+        api_state = "open" if state == "open" else "all" if state == "all" else "closed"
+
+        def fetch() -> list[GhPullRequest]:
+            pulls = self._repo.get_pulls(state=api_state, sort="created", direction="desc")
+            return list(pulls) if state == "open" else list(pulls[:CLOSED_LIST_LIMIT])
+
+        found = [self._with_reviews(p) for p in self._call("GET", f"{self._path}/pulls", fetch)]
+        if state in ("closed", "merged"):
+            found = [p for p in found if p.state == state]
+        return sorted(found, key=lambda p: p.number)
+
+    def enable_auto_merge(self, number: int) -> None:
+        pull = self._fetch(number)
+        try:
+            self._call(
+                "POST",
+                "/graphql (enablePullRequestAutoMerge)",
+                lambda: pull.enable_automerge(merge_method="MERGE"),
+                number=number,
+            )
+        except ExternalError as exc:
+            if "auto merge is not allowed" in str(exc).lower():
+                raise ExternalError(f"{exc}; {AUTO_MERGE_HINT}") from None
+            raise
+
+    # -- what the promotion policy needs -----------------------------------------------------------
+
+    def pull_request_facts(self, number: int | None) -> PullRequestFacts:
+        from modelops.core.policy import PullRequestFacts
+
+        if number is None:
+            return PullRequestFacts(number=None)
+        pr = self.get(number)
+        return PullRequestFacts(number=pr.number, labels=pr.labels, approvals=pr.approvals, author=pr.author)
+
+    # -- requests --------------------------------------------------------------------------------
+
+    @property
+    def _path(self) -> str:
+        return f"/repos/{self.repository}"
+
+    @property
+    def _repo(self) -> Repository:
+        if self._repo_handle is None:
+            self._repo_handle = self._github.get_repo(self.repository)
+        return self._repo_handle
+
+    def _fetch(self, number: int) -> GhPullRequest:
+        pull = self._repo.get_pull(number)
+        return self._call("GET", f"{self._path}/pulls/{number}", pull.complete, number=number)
+
+    def _with_reviews(self, pull: GhPullRequest) -> PullRequest:
+        number = pull.number
+        reviews = self._call(
+            "GET",
+            f"{self._path}/pulls/{number}/reviews",
+            lambda: [_review(r) for r in self._repo.get_pull(number).get_reviews()],
+            number=number,
+        )
+        return _pull_request(pull, reviews=tuple(reviews))
+
+    def _request_reviews(self, number: int, author: str, reviewers: Iterable[str]) -> tuple[str, ...]:
+        """Ask for reviews; returns who was asked. A login GitHub refuses (not a collaborator) is a warning."""
+        wanted = [r for r in _unique(reviewers) if r.casefold() != author.casefold()]
+        if not wanted:
+            return ()
+        try:
+            self._ask_review(number, wanted)
+            return tuple(wanted)
+        except _Unprocessable as refused:
+            if len(wanted) == 1:
+                self._warn(f"could not request a review of #{number} from {wanted[0]}: {refused}")
+                return ()
+        # One refused login fails the whole request: ask one by one to keep the others.
+        asked: tuple[str, ...] = ()
+        for reviewer in wanted:
+            try:
+                self._ask_review(number, [reviewer])
+                asked = (*asked, reviewer)
+            except _Unprocessable as refused:
+                self._warn(f"could not request a review of #{number} from {reviewer}: {refused}")
+        return asked
+
+    def _ask_review(self, number: int, reviewers: Sequence[str]) -> None:
+        from github.GithubObject import NotSet
+
+        users = [r for r in reviewers if "/" not in r]
+        teams = [r.split("/", 1)[1] for r in reviewers if "/" in r]  # "org/team" asks the team
+        pull = self._repo.get_pull(number)
+        self._call(
+            "POST",
+            f"{self._path}/pulls/{number}/requested_reviewers",
+            lambda: pull.create_review_request(reviewers=users or NotSet, team_reviewers=teams or NotSet),
+            number=number,
+            unprocessable_is_expected=True,
+        )
+
+    def _warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self._warnings or sys.stderr, flush=True)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        request: Callable[[], T],
+        *,
+        number: int | None = None,
+        unprocessable_is_expected: bool = False,
+    ) -> T:
+        """Run one request under the retry policy; every failure becomes one line naming the request."""
+        from github import GithubException
+        from requests import RequestException
+        from urllib3.exceptions import HTTPError
+
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return request()
+            except GithubException as exc:
+                status = exc.status
+                message = _message(exc.data)
+                failure = f"GitHub {method} {path}: {status} {message}".rstrip()
+                if status == 404 and number is not None:
+                    raise BadInput(f"no pull request #{number} in {self.repository}") from None
+                if status == 422:
+                    if method == "POST" and path.endswith("/pulls") and "already exists" in message.lower():
+                        raise _PullRequestExists(failure) from None
+                    if unprocessable_is_expected:
+                        raise _Unprocessable(message) from None
+                rate_wait = self._rate_limit_wait(status, _headers(exc.headers), message)
+                if rate_wait is not None:
+                    if waited + rate_wait > self.retry.max_wait_s:
+                        raise ExternalError(
+                            f"{failure}; the rate limit lifts in {rate_wait:.0f} s, more than the "
+                            f"{self.retry.max_wait_s:.0f} s a command waits: retry later"
+                        ) from None
+                    wait = rate_wait
+                elif 500 <= status < 600:
+                    retry_after = _retry_after(_headers(exc.headers), self._clock())
+                    wait = self.retry.backoff(attempt) if retry_after is None else retry_after
+                elif status in (401, 403):
+                    raise ExternalError(
+                        f"{failure}; check that GITHUB_TOKEN may write pull requests of {self.repository}"
+                    ) from None
+                else:
+                    raise ExternalError(failure) from None
+            except (RequestException, HTTPError, OSError) as exc:
+                failure = f"GitHub {method} {path}: {type(exc).__name__}: {_first_line(exc)}"
+                if method not in IDEMPOTENT_METHODS:
+                    raise ExternalError(failure) from None
+                wait = self.retry.backoff(attempt)
+            if attempt >= self.retry.max_attempts:
+                raise ExternalError(f"{failure} (gave up after {attempt} attempts)") from None
+            wait = max(0.0, min(wait, self.retry.max_wait_s - waited))
+            if wait > 0:
+                self._sleep(wait)
+                waited += wait
+
+    def _rate_limit_wait(self, status: int, headers: Mapping[str, str], message: str) -> float | None:
+        """Seconds to wait when GitHub says "rate limited"; None when it said something else."""
+        if status not in (403, 429):
+            return None
+        now = self._clock()
+        retry_after = _retry_after(headers, now)
+        if retry_after is not None:
+            return retry_after
+        reset = headers.get("x-ratelimit-reset", "")
+        if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+            return max(0.0, int(reset) - now) + RATE_LIMIT_RESET_MARGIN_S
+        lowered = message.lower()
+        if status == 429 or "secondary rate limit" in lowered or "rate limit exceeded" in lowered:
+            return SECONDARY_RATE_LIMIT_WAIT_S
+        return None
+
+
+class _PullRequestExists(ExternalError):
+    """GitHub refused to create a PR because an open one for the same head and base exists."""
+
+
+class _Unprocessable(ExternalError):
+    """A 422 the caller knows how to live with (e.g. a reviewer who is not a collaborator)."""
+
+
+# -- mapping PyGithub objects to the forge's types ---------------------------------------------------
+
+
+def _pull_request(pull: GhPullRequest, *, reviews: tuple[Review, ...]) -> PullRequest:
+    # Only fields present in both the list and the single-PR JSON: reading any other attribute of a
+    # lazily listed PR would cost one more request per PR.
+    merged = pull.merged_at is not None
+    return PullRequest(
+        number=pull.number,
+        title=pull.title or "",
+        body=pull.body or "",
+        head=pull.head.ref,
+        base=pull.base.ref,
+        state="merged" if merged else pull.state,
+        url=pull.html_url or "",
+        labels=tuple(label.name for label in pull.labels),
+        reviewers=tuple(user.login for user in pull.requested_reviewers),
+        reviews=reviews,
+        author=pull.user.login if pull.user is not None else "",
+        head_sha=pull.head.sha or "",
+        merge_commit=pull.merge_commit_sha if merged else None,
+        auto_merge=pull.auto_merge is not None,
+    )
+
+
+def _review(review: Any) -> Review:
+    submitted = review.submitted_at
+    at = submitted.strftime("%Y-%m-%dT%H:%M:%SZ") if submitted is not None else ""
+    user = review.user.login if review.user is not None else "ghost"
+    return Review(user=user, state=str(review.state), at=at)
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for i in items if i))
+
+
+# -- reading GitHub's answers ------------------------------------------------------------------------
+
+
+def _headers(raw: Any) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in dict(raw or {}).items()}
+
+
+def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(data: Any) -> str:
+    """GitHub's own words: `message` plus the details of `errors` (REST 422s and GraphQL)."""
+    if not isinstance(data, Mapping):
+        return _first_line(data)
+    details = []
+    for error in data.get("errors") or ():
+        if isinstance(error, Mapping):
+            details.append(str(error.get("message") or error.get("code") or ""))
+        elif error:
+            details.append(str(error))
+    details = [d for d in details if d]
+    message = str(data.get("message") or "")
+    if message and details:
+        text = f"{message} ({'; '.join(details)})"
+    elif message or details:
+        text = message or "; ".join(details)
+    else:
+        text = _first_line(data.get("data", "")) if isinstance(data.get("data"), str) else ""
+    return _first_line(text)
+
+
+def _first_line(value: object) -> str:
+    text = " ".join(str(value).split())
+    return text[:300]
