@@ -1,0 +1,296 @@
+"""What Argo CD syncs builds with kustomize and validates strictly: core kinds against the Kubernetes
+OpenAPI schemas (kubernetes-validate), custom resources against the upstream CRDs (../shared/schemas,
+when present), and everything against the project's own structural rules."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from modelops.context import Context
+from modelops.core.render import RUNTIME_NAME, application_name, namespace_for
+from modelops.flows.render import render
+from tests.helpers import REPO_ROOT, SHARED, require_binary
+from tests.manifests.fixtures import PREFIX, make_repo, two_models
+
+KUBERNETES_VERSION = "1.32"
+ARGOCD = REPO_ROOT / "applications" / "argocd"
+CLUSTER_POLICIES = REPO_ROOT / "policies" / "cluster"
+
+
+def kustomize(path: Path) -> list[dict[str, Any]]:
+    kubectl = require_binary("kubectl")
+    out = subprocess.run([kubectl, "kustomize", str(path)], check=True, capture_output=True, text=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+CRD_FILES = (
+    "serving.kserve.io_inferenceservices.yaml",
+    "monitoring.coreos.com_podmonitors.yaml",
+    "argoproj.io_applications.yaml",
+    "argoproj.io_applicationsets.yaml",
+    "argoproj.io_appprojects.yaml",
+)
+
+
+def validate_crds(docs: list[dict[str, Any]], crds: Path) -> list[str]:
+    """Run ../shared/schemas/validate-crds once; one verdict (ok, FAIL, skipped) per document, in order."""
+    result = subprocess.run(
+        [sys.executable, str(SHARED / "schemas" / "validate-crds"), "--crds", str(crds), "-"],
+        input=yaml.safe_dump_all(docs),
+        capture_output=True,
+        text=True,
+    )
+    verdicts = [
+        line.split()[0]
+        for line in result.stdout.splitlines()
+        if line.split()[:1] in (["ok"], ["FAIL"], ["skipped"])
+    ]
+    assert len(verdicts) == len(docs), result.stdout + result.stderr
+    assert (result.returncode == 0) == ("FAIL" not in verdicts)
+    return verdicts
+
+
+def validate_core_strictly(docs: list[dict[str, Any]]) -> list[str]:
+    """Strictly validate the documents of core kinds; return the kinds that have no core schema."""
+    custom = []
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            custom.append(doc["kind"])
+    return custom
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every overlay of the two-model fixture and of the repository itself, built by kustomize."""
+    repo = make_repo(tmp_path_factory.mktemp("repo"), two_models())
+    render(Context(repo=repo))
+    overlays = {
+        (tag, f"{overlay.parts[-3]}/{overlay.name}"): overlay
+        for root, tag in ((repo, "fixture"), (REPO_ROOT, "repo"))
+        for overlay in sorted((root / "applications").glob("*/overlays/*"))
+    }
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(overlays, pool.map(kustomize, overlays.values()), strict=True))
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def test_every_overlay_builds_and_holds_a_pod_monitor(rendered):
+    assert ("fixture", "churn/staging") in rendered and ("repo", "churn/production") in rendered
+    for key, docs in rendered.items():
+        assert len(by_kind(docs, "PodMonitor")) == 1, key
+        assert {d["kind"] for d in docs} <= {"InferenceService", "PodMonitor"}, key
+
+
+def test_pinned_overlays_serve_an_immutable_registry_version(rendered):
+    pinned = {
+        "churn/staging": "churn-classifier/5",
+        "churn/production": "churn-classifier/3",
+        "fraud/staging": "fraud-detector/7",
+    }
+    for name, tail in pinned.items():
+        (isvc,) = by_kind(rendered[("fixture", name)], "InferenceService")
+        uri = isvc["spec"]["predictor"]["model"]["storageUri"]
+        assert uri == f"{PREFIX}/{tail}"
+    for key, docs in rendered.items():
+        for isvc in by_kind(docs, "InferenceService"):
+            uri = isvc["spec"]["predictor"]["model"]["storageUri"]
+            assert re.fullmatch(re.escape(PREFIX) + r"/[A-Za-z0-9._-]+/[1-9][0-9]*", uri), key
+            assert not re.search(
+                r"latest|candidate|champion|production|staging|@", uri.removeprefix(PREFIX)
+            ), key
+
+
+def test_unpinned_overlays_serve_nothing(rendered):
+    assert by_kind(rendered[("fixture", "fraud/production")], "InferenceService") == []
+    # The repository's own models.yaml pins nothing yet.
+    assert by_kind(rendered[("repo", "churn/staging")], "InferenceService") == []
+
+
+def test_inference_services_use_the_runtime_limits_labels_and_their_namespace(rendered):
+    seen = 0
+    for (_, name), docs in rendered.items():
+        model, env = name.split("/")
+        for doc in docs:
+            assert doc["metadata"]["namespace"] == namespace_for(env), name
+            assert doc["metadata"]["labels"]["modelops.io/model"] == model, name
+        for isvc in by_kind(docs, "InferenceService"):
+            seen += 1
+            assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
+            assert isvc["metadata"]["name"] == model
+            spec = isvc["spec"]["predictor"]["model"]
+            assert spec["runtime"] == RUNTIME_NAME and spec["modelFormat"] == {"name": "mlflow"}
+            assert {"cpu", "memory"} <= set(spec["resources"]["limits"]), name
+            assert {"cpu", "memory"} <= set(spec["resources"]["requests"]), name
+            labels = isvc["metadata"]["labels"]
+            assert labels["modelops.io/env"] == env
+            assert labels["modelops.io/version"] == spec["storageUri"].rsplit("/", 1)[1]
+            canary = isvc["spec"]["predictor"].get("canaryTrafficPercent")
+            assert canary is None or 0 < canary <= 50
+    assert seen == 3
+
+
+def test_pod_monitors_scrape_the_predictor_metrics_port(rendered):
+    for (_, name), docs in rendered.items():
+        (monitor,) = by_kind(docs, "PodMonitor")
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        assert (
+            monitor["spec"]["selector"]["matchLabels"]["serving.kserve.io/inferenceservice"]
+            == name.split("/")[0]
+        )
+        (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+        assert (endpoint["portNumber"], endpoint["path"]) == (8080, "/metrics")
+
+
+@pytest.fixture(scope="module")
+def argocd() -> list[dict[str, Any]]:
+    return kustomize(ARGOCD)
+
+
+def misspelt(rendered) -> dict[str, Any]:
+    (isvc,) = by_kind(rendered[("fixture", "churn/production")], "InferenceService")
+    bad = yaml.safe_load(yaml.safe_dump(isvc))
+    bad["spec"]["predictor"]["model"]["storageURI"] = bad["spec"]["predictor"]["model"].pop("storageUri")
+    return bad
+
+
+@pytest.fixture(scope="module")
+def crd_verdicts(rendered, argocd, tmp_path_factory) -> dict[str, list[str]]:
+    """validate-crds verdicts for the overlays, the Argo CD bootstrap and one misspelt manifest (one run:
+    loading the CRDs is the slow part)."""
+    if not SHARED.exists():
+        return {}
+    crds = tmp_path_factory.mktemp("crds")
+    for name in CRD_FILES:
+        (crds / name).symlink_to(SHARED / "schemas" / "crds" / name)
+    overlays = [d for built in rendered.values() for d in built]
+    verdicts = validate_crds([*overlays, *argocd, misspelt(rendered)], crds)
+    return {
+        "overlays": verdicts[: len(overlays)],
+        "argocd": verdicts[len(overlays) : len(overlays) + len(argocd)],
+        "misspelt": verdicts[-1:],
+    }
+
+
+def test_custom_resources_validate_strictly_against_the_upstream_crds(rendered, crd_verdicts):
+    docs = [d for built in rendered.values() for d in built]
+    assert set(validate_core_strictly(docs)) == {"InferenceService", "PodMonitor"}
+    if SHARED.exists():
+        assert crd_verdicts["overlays"] == ["ok"] * len(docs)
+
+
+def test_validate_crds_rejects_a_misspelt_field(rendered, crd_verdicts):
+    """The CRD check is strict: an unknown field fails, so a typo in the template cannot pass silently."""
+    assert "storageUri" not in misspelt(rendered)["spec"]["predictor"]["model"]
+    if SHARED.exists():
+        assert crd_verdicts["misspelt"] == ["FAIL"]
+
+
+def test_argocd_bootstrap_builds_and_validates(argocd, crd_verdicts):
+    kinds = sorted(d["kind"] for d in argocd)
+    assert kinds == ["AppProject", "AppProject", "Application", "ApplicationSet", "ApplicationSet"]
+    assert all(d["metadata"]["namespace"] == "argocd" for d in argocd)
+    assert set(validate_core_strictly(argocd)) == {"AppProject", "Application", "ApplicationSet"}
+    if SHARED.exists():
+        assert crd_verdicts["argocd"] == ["ok"] * len(argocd)
+
+
+def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (found,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+def go_template(template: str, path: str) -> str:
+    """Evaluate the two ApplicationSet expressions we use for a git directory path."""
+    segments = path.split("/")
+    return (
+        template.replace("{{ index .path.segments 1 }}", segments[1])
+        .replace("{{ .path.basename }}", segments[-1])
+        .replace("{{ .path.path }}", path)
+    )
+
+
+def test_the_application_set_generates_one_application_per_rendered_overlay(argocd, rendered):
+    appset = named(argocd, "ApplicationSet", "modelops-models")
+    (generator,) = appset["spec"]["generators"]
+    directories = generator["git"]["directories"]
+    include = [d["path"] for d in directories if not d.get("exclude")]
+    exclude = [d["path"] for d in directories if d.get("exclude")]
+    template = appset["spec"]["template"]
+    for _, name in rendered:
+        model, env = name.split("/")
+        path = f"applications/{model}/overlays/{env}"
+        assert any(fnmatch.fnmatch(path, p) for p in include) and not any(
+            fnmatch.fnmatch(path, p) for p in exclude
+        )
+        assert go_template(template["metadata"]["name"], path) == application_name(model, env)
+        assert go_template(template["spec"]["destination"]["namespace"], path) == namespace_for(env)
+        assert go_template(template["spec"]["source"]["path"], path) == path
+    assert any(fnmatch.fnmatch("applications/runtime/overlays/staging", p) for p in exclude)
+
+
+def test_generated_applications_self_heal_prune_retry_and_notify(argocd):
+    template = named(argocd, "ApplicationSet", "modelops-models")["spec"]["template"]
+    policy = template["spec"]["syncPolicy"]
+    assert policy["automated"] == {"prune": True, "selfHeal": True}
+    assert policy["retry"]["limit"] >= 1 and policy["retry"]["backoff"]["factor"] > 1
+    annotations = template["metadata"]["annotations"]
+    for trigger in ("on-sync-succeeded", "on-sync-failed"):
+        assert any(a.startswith(f"notifications.argoproj.io/subscribe.{trigger}.") for a in annotations), (
+            trigger
+        )
+    assert template["spec"]["project"] == "modelops-models"
+
+
+def test_projects_fence_sources_namespaces_and_kinds(argocd, rendered):
+    project = named(argocd, "AppProject", "modelops-models")["spec"]
+    namespaces = {d["namespace"] for d in project["destinations"]}
+    for _, name in rendered:
+        assert namespace_for(name.split("/")[1]) in namespaces, name
+    allowed_kinds = {(k["group"], k["kind"]) for k in project["namespaceResourceWhitelist"]}
+    for docs in rendered.values():
+        for doc in docs:
+            assert (doc["apiVersion"].split("/")[0], doc["kind"]) in allowed_kinds
+    waves = {
+        d["metadata"]["name"]: int(d["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+        for d in argocd
+    }
+    assert waves["modelops-models"] > waves["modelops-runtime"] > min(waves.values())
+    for doc in argocd:
+        spec = doc["spec"].get("template", {}).get("spec") or doc["spec"]
+        if "source" in spec:
+            project_spec = named(argocd, "AppProject", spec["project"])["spec"]
+            assert spec["source"]["repoURL"] in project_spec["sourceRepos"]
+
+
+def test_cluster_guardrails_build_and_validate_strictly_as_core_kinds():
+    docs = kustomize(CLUSTER_POLICIES)
+    assert (
+        sorted(d["kind"] for d in docs)
+        == ["ValidatingAdmissionPolicy"] * 2 + ["ValidatingAdmissionPolicyBinding"] * 2
+    )
+    assert validate_core_strictly(docs) == []
+    policies = {d["metadata"]["name"] for d in docs if d["kind"] == "ValidatingAdmissionPolicy"}
+    assert {d["spec"]["policyName"] for d in docs if d["kind"].endswith("Binding")} == policies
+
+
+def test_kubernetes_validate_is_strict_about_unknown_fields():
+    docs = kustomize(CLUSTER_POLICIES)
+    bad = yaml.safe_load(yaml.safe_dump(docs[0]))
+    bad["spec"]["failurePolicyy"] = "Fail"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
