@@ -290,3 +290,10 @@ def test_required_checks_in_the_docs_are_the_pr_job_names() -> None:
     for job in WORKFLOWS["pr"]["jobs"].values():
         if job.get("if") is None:  # the comment job is skipped for forks, so it cannot be required
             assert f"`{job['name']}`" in docs, f"docs/github.md: list `{job['name']}` as a required check"
+
+
+@pytest.mark.parametrize(("name", "job_id", "job"), ALL_JOBS, ids=JOB_IDS)
+def test_jobs_that_commit_have_a_git_identity(name: str, job_id: str, job: dict[str, Any]) -> None:
+    if "contents" in write_scopes(job):
+        identity = {"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"}
+        assert identity <= set(job.get("env", {})), "a runner has no git identity: commits would fail"
