@@ -188,12 +188,10 @@ def quantile_edges(sorted_values: FloatArray, bins: int = DEFAULT_BINS) -> Float
     """Inner edges of `bins` equal-frequency bins of the reference (duplicates from ties merged)."""
     if sorted_values.size == 0:
         return np.empty(0)
-    # Linear interpolation between order statistics (numpy's default quantile method), read straight
-    # off the sorted array instead of partitioning it again.
-    position = np.linspace(0.0, 1.0, bins + 1)[1:-1] * (sorted_values.size - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, sorted_values.size - 1)
-    inner = sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+    # Edges are order statistics of the reference (numpy's "lower" quantile method): for a discrete
+    # feature they are values it takes, so bins read "≤ 2 calls" rather than "≤ 1.2000000004 calls".
+    position = np.floor(np.linspace(0.0, 1.0, bins + 1)[1:-1] * (sorted_values.size - 1)).astype(np.int64)
+    inner = sorted_values[position]
     return np.unique(inner)
 
 
