@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shlex
 
 import pytest
 
@@ -48,11 +49,11 @@ def test_invocation_parses_with_the_real_cli(step, args) -> None:
             parsed = build_parser().parse_args(argv)
     except SystemExit as exit_:
         pytest.fail(
-            f"{step.where}: `modelops {' '.join(argv)}` does not parse (exit {exit_.code}): "
+            f"{step.where}: `modelops {shlex.join(argv)}` does not parse (exit {exit_.code}): "
             f"{' '.join(stderr.getvalue().strip().splitlines()[-1:])}",
             pytrace=False,
         )
-    assert callable(parsed.handler), f"{step.where}: `modelops {' '.join(argv)}` reaches no handler"
+    assert callable(parsed.handler), f"{step.where}: `modelops {shlex.join(argv)}` reaches no handler"
 
 
 def test_extraction_finds_commands_behind_continuations_and_redirections() -> None:
