@@ -1,7 +1,7 @@
 """Pull requests on GitHub (or GitHub Enterprise Server), through PyGithub.
 
-The client comes from `github_client` (token, GITHUB_API_URL, timeout) with urllib3's retries turned
-off: every request goes through `GitHubForge._call`, which retries it itself. PyGithub 2.x's
+The client takes `github_client`'s settings (token, GITHUB_API_URL, timeout) with urllib3's retries
+turned off: every request goes through `GitHubForge._call`, which retries it itself. PyGithub 2.x's
 `GithubRetry` does not retry PATCH (so a PR edit died on the first 502), does not wait on a 429 that
 has no Retry-After, nor on a 403 that only says `X-RateLimit-Remaining: 0`, and caps each wait but not
 their sum. Here one policy covers every method: 5xx answers are retried with capped exponential backoff
@@ -83,9 +83,14 @@ class GitHubForge:
         self._sleep = sleep
         self._clock = clock
         self._warnings = warnings
-        client = github_client(env, timeout_s=timeout_s, retries=0)
+        from github import Github
+
+        # github_client's token, base URL, timeout and user agent, without urllib3's retries: its
+        # GithubRetry reads a 403's body to classify it, and PyGithub then sees an empty answer.
         # Lazy: handles to the repository, a PR or an issue cost no request until they are used.
-        self._github: github.Github = client.withLazy(True)
+        settings = github_client(env, timeout_s=timeout_s).requester.kwargs
+        settings.update(retry=None, lazy=True)
+        self._github: github.Github = Github(**settings)
         self._repo_handle: Repository | None = None
 
     @classmethod
