@@ -1,0 +1,158 @@
+"""The metric contract, exported by the predictor on the model server's own /metrics.
+
+KServe's REST server renders prometheus_client's default REGISTRY on /metrics, so the series are
+registered there. Series of a version that stopped serving here are kept (counters must not vanish
+under a rate() that spans a hot swap); only `modelops_model_info` moves to the serving version.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from modelops.core import contract
+from modelops.serving.summaries import FeatureSpec, FeatureSummaries
+
+LABELS = list(contract.SERVING_LABELS)
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    model: str
+    env: str
+    version: str
+
+    def labels(self) -> dict[str, str]:
+        return {"model": self.model, "env": self.env, "version": self.version}
+
+
+class _SummaryCollector(Collector):
+    """Feature summaries need per-feature bucket edges, which a prometheus_client Histogram cannot
+    have (its buckets are fixed per metric), so they are rendered from the running counts."""
+
+    def __init__(self, owner: ServingMetrics) -> None:
+        self._owner = owner
+
+    def collect(self) -> Iterator[Metric]:
+        values = HistogramMetricFamily(
+            contract.FEATURE_VALUE,
+            "Values of numeric model inputs, binned on the reference profile's edges.",
+            labels=[*LABELS, "feature"],
+        )
+        categories = CounterMetricFamily(
+            contract.FEATURE_CATEGORY_TOTAL,
+            "Values of categorical model inputs, per category.",
+            labels=[*LABELS, "feature", "category"],
+        )
+        missing = CounterMetricFamily(
+            contract.FEATURE_MISSING_TOTAL,
+            "Missing (null, NaN or non-finite) values of model inputs.",
+            labels=[*LABELS, "feature"],
+        )
+        for key, summaries in self._owner.all_summaries():
+            base = [key.model, key.env, key.version]
+            for feature, edges, counts, total in summaries.numeric():
+                cumulative, buckets = 0, []
+                for edge, count in zip(edges, counts, strict=False):
+                    cumulative += count
+                    buckets.append((_le(edge), float(cumulative)))
+                buckets.append(("+Inf", float(cumulative + counts[-1])))
+                values.add_metric([*base, feature], buckets, sum_value=total)
+            for feature, counted in summaries.categorical():
+                for category, count in sorted(counted.items()):
+                    categories.add_metric([*base, feature, category], float(count))
+            for feature, count in summaries.missing():
+                missing.add_metric([*base, feature], float(count))
+        yield values
+        yield categories
+        yield missing
+
+
+def _le(edge: float) -> str:
+    return repr(float(edge))
+
+
+class ServingMetrics:
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.requests = Counter(
+            contract.REQUESTS_TOTAL,
+            "Predict requests, by outcome (ok|error).",
+            [*LABELS, "outcome"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            contract.LATENCY_SECONDS,
+            "End-to-end predict latency in seconds.",
+            LABELS,
+            buckets=contract.LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.score = Histogram(
+            contract.SCORE,
+            "Predicted positive-class probability.",
+            LABELS,
+            buckets=contract.SCORE_BUCKETS,
+            registry=registry,
+        )
+        self.version_start = Gauge(
+            contract.VERSION_START,
+            "When this version started serving here (unix seconds).",
+            LABELS,
+            registry=registry,
+        )
+        self.info = Gauge(
+            contract.MODEL_INFO, "The version serving here (=1).", [*LABELS, "run_id"], registry=registry
+        )
+        self._lock = threading.Lock()
+        self._summaries: dict[SeriesKey, FeatureSummaries] = {}
+        self._info_labels: dict[tuple[str, str], tuple[str, ...]] = {}
+        registry.register(_SummaryCollector(self))
+
+    def all_summaries(self) -> list[tuple[SeriesKey, FeatureSummaries]]:
+        with self._lock:
+            return list(self._summaries.items())
+
+    def summaries(self, key: SeriesKey) -> FeatureSummaries | None:
+        with self._lock:
+            return self._summaries.get(key)
+
+    def start_serving(
+        self, key: SeriesKey, run_id: str, specs: Iterable[FeatureSpec], at: float | None = None
+    ) -> FeatureSummaries:
+        """Mark `key` as the version serving for its model and env, from now; returns its summaries.
+
+        A version that comes back (a rollback) keeps counting into the summaries it had."""
+        with self._lock:
+            summaries = self._summaries.setdefault(key, FeatureSummaries(specs))
+            previous = self._info_labels.get((key.model, key.env))
+            if previous is not None:
+                self.info.remove(*previous)
+            current = (key.model, key.env, key.version, run_id)
+            self.info.labels(*current).set(1)
+            self._info_labels[(key.model, key.env)] = current
+            self.version_start.labels(**key.labels()).set(time.time() if at is None else at)
+            # Both outcomes exist from the first scrape, so an error ratio is 0, not "no data".
+            for outcome in ("ok", "error"):
+                self.requests.labels(**key.labels(), outcome=outcome)
+            self.latency.labels(**key.labels())
+            self.score.labels(**key.labels())
+            return summaries
+
+
+_shared: ServingMetrics | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_metrics() -> ServingMetrics:
+    """The process-wide instance on the default registry (a series name can register only once)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = ServingMetrics()
+        return _shared

@@ -1,0 +1,209 @@
+"""Per-feature summaries of what a serving version receives, for drift detection.
+
+Numeric features are counted into fixed bins. The bins come from the training data's profile (the
+`data_profile.json` artifact of the version's run) so that serving counts and the reference share
+edges; without a profile a generic scale is used. Categorical features are counted per category,
+with a bounded number of distinct categories so a misbehaving client cannot blow up label cardinality.
+
+Snapshot format (what `modelops drift --current FILE` reads):
+
+    {"model": "churn", "env": "staging", "version": "3", "n": 1200,
+     "features": {"tenure_months": {"edges": [e0, ..., ek], "counts": [c0, ..., ck+1], "missing": 4},
+                  "contract": {"categories": {"monthly": 700, "yearly": 496}, "missing": 4}}}
+
+`edges` are the finite upper bounds of Prometheus' `le` buckets: counts[0] counts values ≤ e0,
+counts[i] values in (e[i-1], e[i]], and the last count values above the last edge, so
+len(counts) == len(edges) + 1. `n` is the number of rows observed; missing values are counted apart
+and are not in `counts`/`categories`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Without a reference profile: a symmetric, roughly logarithmic scale that resolves small counts and
+# money-like amounts alike. Coarse, but stable across versions, which is what comparisons need.
+GENERIC_EDGES: tuple[float, ...] = (
+    -1000.0,
+    -100.0,
+    -10.0,
+    -1.0,
+    0.0,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    20.0,
+    50.0,
+    100.0,
+    200.0,
+    500.0,
+    1000.0,
+    10000.0,
+)
+MAX_CATEGORIES = 100
+OTHER_CATEGORY = "__other__"
+NUMERIC_TYPES = frozenset({"double", "float", "long", "integer", "datetime"})
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    kind: str  # "numeric" | "categorical"
+    edges: tuple[float, ...] = ()
+    known_categories: tuple[str, ...] = ()
+
+
+def _clean_edges(values: Iterable[Any]) -> tuple[float, ...]:
+    finite = {float(v) for v in values if v is not None and math.isfinite(float(v))}
+    return tuple(sorted(finite))
+
+
+def _profile_features(profile: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if not profile:
+        return {}
+    features = profile.get("features", profile)
+    return features if isinstance(features, Mapping) else {}
+
+
+def _edges_from(entry: Mapping[str, Any]) -> tuple[float, ...]:
+    """Reference edges from a profile entry: explicit edges, or its quantile values."""
+    for key in ("edges", "bin_edges", "bins"):
+        if isinstance(entry.get(key), list):
+            return _clean_edges(entry[key])
+    quantiles = entry.get("quantiles")
+    if isinstance(quantiles, Mapping):
+        return _clean_edges(v for _, v in sorted(quantiles.items(), key=lambda kv: float(kv[0])))
+    if isinstance(quantiles, list):
+        return _clean_edges(quantiles)
+    return ()
+
+
+def _categories_from(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    categories = entry.get("categories")
+    if isinstance(categories, Mapping):
+        return tuple(str(c) for c in categories)
+    if isinstance(categories, list):
+        return tuple(str(c) for c in categories)
+    return ()
+
+
+def feature_specs(
+    input_types: Mapping[str, str], profile: Mapping[str, Any] | None = None
+) -> list[FeatureSpec]:
+    """One spec per model input, numeric or categorical by the signature's type, edges from the profile."""
+    reference = _profile_features(profile)
+    specs = []
+    for name, type_name in input_types.items():
+        entry = reference.get(name)
+        entry = entry if isinstance(entry, Mapping) else {}
+        if type_name in NUMERIC_TYPES:
+            specs.append(FeatureSpec(name, "numeric", edges=_edges_from(entry) or GENERIC_EDGES))
+        else:
+            specs.append(FeatureSpec(name, "categorical", known_categories=_categories_from(entry)))
+    return specs
+
+
+@dataclass
+class _Numeric:
+    spec: FeatureSpec
+    counts: list[int]
+    total: float = 0.0
+    missing: int = 0
+
+
+@dataclass
+class _Categorical:
+    spec: FeatureSpec
+    counts: dict[str, int] = field(default_factory=dict)
+    missing: int = 0
+
+
+class FeatureSummaries:
+    """Running counts for one serving version. Thread-safe: requests observe concurrently."""
+
+    def __init__(self, specs: Iterable[FeatureSpec]) -> None:
+        self._lock = threading.Lock()
+        self.n = 0
+        self._features: dict[str, _Numeric | _Categorical] = {}
+        for spec in specs:
+            if spec.kind == "numeric":
+                self._features[spec.name] = _Numeric(spec, [0] * (len(spec.edges) + 1))
+            else:
+                self._features[spec.name] = _Categorical(spec)
+
+    def observe(self, frame: pd.DataFrame) -> None:
+        updates: list[tuple[_Numeric | _Categorical, Any, int, float]] = []
+        for name, summary in self._features.items():
+            if name not in frame.columns:
+                continue
+            column = frame[name]
+            missing_mask = column.isna().to_numpy()
+            present = column[~missing_mask]
+            if isinstance(summary, _Numeric):
+                values = pd.to_numeric(present, errors="coerce").to_numpy(dtype=float)
+                bad = ~np.isfinite(values)
+                values = values[~bad]
+                # side="left" puts a value equal to an edge into that edge's bucket: Prometheus' `le`.
+                index = np.searchsorted(np.asarray(summary.spec.edges, dtype=float), values, side="left")
+                binned = np.bincount(index, minlength=len(summary.counts))
+                updates.append((summary, binned, int(missing_mask.sum() + bad.sum()), float(values.sum())))
+            else:
+                counted = present.astype(str).value_counts()
+                updates.append((summary, counted, int(missing_mask.sum()), 0.0))
+        with self._lock:
+            self.n += len(frame)
+            for summary, counted, missing, total in updates:
+                summary.missing += missing
+                if isinstance(summary, _Numeric):
+                    summary.total += total
+                    for i, c in enumerate(counted):
+                        summary.counts[i] += int(c)
+                else:
+                    for category, c in counted.items():
+                        key = str(category)
+                        if key not in summary.counts and len(summary.counts) >= MAX_CATEGORIES:
+                            key = OTHER_CATEGORY
+                        summary.counts[key] = summary.counts.get(key, 0) + int(c)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            features: dict[str, Any] = {}
+            for name, summary in self._features.items():
+                if isinstance(summary, _Numeric):
+                    features[name] = {
+                        "edges": list(summary.spec.edges),
+                        "counts": list(summary.counts),
+                        "missing": summary.missing,
+                    }
+                else:
+                    categories = {c: 0 for c in summary.spec.known_categories}
+                    categories.update(summary.counts)
+                    features[name] = {"categories": categories, "missing": summary.missing}
+            return {"n": self.n, "features": features}
+
+    def numeric(self) -> list[tuple[str, tuple[float, ...], list[int], float]]:
+        """(feature, edges, non-cumulative counts, sum of values) for the Prometheus exposition."""
+        with self._lock:
+            return [
+                (name, s.spec.edges, list(s.counts), s.total)
+                for name, s in self._features.items()
+                if isinstance(s, _Numeric)
+            ]
+
+    def categorical(self) -> list[tuple[str, dict[str, int]]]:
+        with self._lock:
+            return [
+                (name, dict(s.counts)) for name, s in self._features.items() if isinstance(s, _Categorical)
+            ]
+
+    def missing(self) -> list[tuple[str, int]]:
+        with self._lock:
+            return [(name, s.missing) for name, s in self._features.items()]
