@@ -248,3 +248,12 @@ def test_quantile_edges_of_continuous_data_split_it_into_equal_shares() -> None:
     assert edges.size == 9
     shares = bin_counts(values, edges) / values.size
     assert np.allclose(shares, 0.1, atol=0.001)
+
+
+def test_a_large_psi_without_a_previous_window_is_drift_since_nothing_says_it_was_sudden() -> None:
+    rng = np.random.default_rng(17)
+    ref = NumericReference.from_values(rng.normal(0, 1, 5000))
+    moved = compare_numeric("x", ref, NumericSample.of(rng.normal(4, 1, 2000)))
+    report = assess("m", "production", "whole", [moved], BANDS, previous_psi=None)
+    assert moved.psi > BANDS.pipeline_bug_psi
+    assert report.features[0].status == "drift" and not report.pipeline_signals

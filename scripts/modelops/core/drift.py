@@ -21,8 +21,8 @@ to hurt a model is still "significant"; the effect band keeps it from being call
 
 Signals that point at a broken pipeline rather than a changed world are reported apart from drift and
 never count as drift (retraining on broken inputs would bake the bug into the next model): a sudden
-PSI above `pipeline_bug_psi`, a jump in the null rate, a feature that became constant, and a large
-share of categories never seen in training.
+PSI above `pipeline_bug_psi` (the previous window was still inside the drift band), a jump in the
+null rate, a feature that became constant, and a large share of categories never seen in training.
 """
 
 from __future__ import annotations
@@ -596,11 +596,15 @@ def _signals(
     found: list[PipelineSignal] = []
     if c.test == "none" and c.n_current > 0:
         found.append(PipelineSignal(c.feature, "empty", "no non-missing values in the current window"))
-    # "Sudden": the previous window was still inside the drift band (or there is no previous window).
-    if c.psi > settings.pipeline_bug_psi and (previous_psi is None or previous_psi <= settings.psi_drift):
-        before = "no previous window" if previous_psi is None else f"previous window {previous_psi:.3f}"
+    # "Sudden": the previous window of this model and environment was still inside the drift band.
+    # Without a previous window nothing says the change was sudden, so a large PSI is judged as drift.
+    if c.psi > settings.pipeline_bug_psi and previous_psi is not None and previous_psi <= settings.psi_drift:
         found.append(
-            PipelineSignal(c.feature, "psi_jump", f"PSI {c.psi:.3f} > {settings.pipeline_bug_psi} ({before})")
+            PipelineSignal(
+                c.feature,
+                "psi_jump",
+                f"PSI {c.psi:.3f} > {settings.pipeline_bug_psi} after {previous_psi:.3f} in the previous window",
+            )
         )
     if c.null_rate_current - c.null_rate_reference > NULL_RATE_JUMP:
         found.append(
