@@ -470,3 +470,29 @@ def test_from_env_reads_the_repository(github: GitHubDouble) -> None:
 def test_a_malformed_repository_is_bad_input(github: GitHubDouble) -> None:
     with pytest.raises(BadInput, match="OWNER/REPO"):
         GitHubForge("just-a-name", github.env())
+
+
+def test_auto_merge_on_a_pr_that_may_merge_already_merges_it_at_its_reviewed_head(
+    github: GitHubDouble, forge: GitHubForge
+) -> None:
+    # GitHub refuses to enable auto-merge when nothing is left to wait for.
+    github.expect("GET", f"{PULLS}/7").respond_with_json(github.pull(7, head_sha="d" * 40))
+    github.expect_graphql().respond_with_json(
+        {
+            "data": {"enablePullRequestAutoMerge": None},
+            "errors": [{"type": "UNPROCESSABLE", "message": "Pull request Pull request is in clean status"}],
+        }
+    )
+    github.expect("PUT", f"{PULLS}/7/merge").respond_with_json(
+        {"sha": "e" * 40, "merged": True, "message": "Pull Request successfully merged"}
+    )
+
+    forge.enable_auto_merge(7)
+
+    seen = github.seen()
+    assert [(s.method, s.path) for s in seen] == [
+        ("GET", f"{PULLS}/7"),
+        ("POST", "/graphql"),
+        ("PUT", f"{PULLS}/7/merge"),
+    ]
+    assert seen[2].body == {"merge_method": "merge", "sha": "d" * 40}

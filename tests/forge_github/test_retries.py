@@ -152,7 +152,7 @@ def test_502_forever_fails_after_the_bounded_number_of_attempts(
     assert len(github.seen()) == 4
     assert waits == [0.25, 0.5, 1.0]
     message = str(failure.value)
-    assert message.startswith(f"GitHub GET {PULLS}/7: 502 ")
+    assert message.startswith(f"GitHub GET {PULLS}/7: 502 502 Bad Gateway")  # the proxy's page, untagged
     assert message.endswith("(gave up after 4 attempts)")
     assert "\n" not in message
 
@@ -230,7 +230,8 @@ def test_an_unreachable_github_is_retried_for_reads_then_one_line(waits: Waits) 
 
     assert waits == [0.25, 0.5]
     message = str(failure.value)
-    assert message.startswith(f"GitHub GET {PULLS}/7: ConnectionError")
+    assert message.startswith(f"GitHub GET {PULLS}/7: ConnectionError: Connection refused")
+    assert env["GITHUB_API_URL"] in message
     assert message.endswith("(gave up after 3 attempts)")
 
 

@@ -16,6 +16,7 @@ Network errors are retried only for idempotent methods; a POST is repeated only 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,6 +91,7 @@ class GitHubForge:
         # Lazy: handles to the repository, a PR or an issue cost no request until they are used.
         settings = github_client(env, timeout_s=timeout_s).requester.kwargs
         settings.update(retry=None, lazy=True)
+        self.api_url = str(settings["base_url"])
         self._github: github.Github = Github(**settings)
         self._repo_handle: Repository | None = None
 
@@ -203,9 +205,20 @@ class GitHubForge:
                 number=number,
             )
         except ExternalError as exc:
-            if "auto merge is not allowed" in str(exc).lower():
+            refusal = str(exc).lower()
+            if "auto merge is not allowed" in refusal:
                 raise ExternalError(f"{exc}; {AUTO_MERGE_HINT}") from None
-            raise
+            if "clean status" not in refusal:
+                raise
+            # GitHub enables auto-merge only on a PR still waiting for checks or reviews; one that may
+            # merge now is merged now, as auto-merge would. The sha refuses a head that moved meanwhile.
+            head_sha = pull.head.sha
+            self._call(
+                "PUT",
+                f"{self._path}/pulls/{number}/merge",
+                lambda: pull.merge(merge_method="merge", sha=head_sha),
+                number=number,
+            )
 
     # -- what the promotion policy needs -----------------------------------------------------------
 
@@ -331,7 +344,9 @@ class GitHubForge:
                 else:
                     raise ExternalError(failure) from None
             except (RequestException, HTTPError, OSError) as exc:
-                failure = f"GitHub {method} {path}: {type(exc).__name__}: {_first_line(exc)}"
+                failure = (
+                    f"GitHub {method} {path}: {type(exc).__name__}: {_network_reason(exc)} ({self.api_url})"
+                )
                 if method not in IDEMPOTENT_METHODS:
                     raise ExternalError(failure) from None
                 wait = self.retry.backoff(attempt)
@@ -445,6 +460,17 @@ def _message(data: Any) -> str:
     return _first_line(text)
 
 
+def _network_reason(exc: BaseException) -> str:
+    """The OS's words ("Connection refused") rather than urllib3's nested reprs."""
+    text = str(exc)
+    errno = re.search(r"\[Errno -?\d+\] ([^\"')]+)", text)
+    if errno:
+        return errno.group(1).strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    return _first_line(text)
+
+
 def _first_line(value: object) -> str:
-    text = " ".join(str(value).split())
-    return text[:300]
+    text = re.sub(r"<[^>]*>", " ", str(value))  # a proxy's HTML error page
+    return " ".join(text.split())[:300]
