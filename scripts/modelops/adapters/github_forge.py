@@ -76,18 +76,16 @@ class GitHubForge:
         clock: Callable[[], float] = time.time,
         warnings: TextIO | None = None,
     ) -> None:
-        if repository.count("/") != 1 or not all(repository.split("/")):
-            raise BadInput(f"GITHUB_REPOSITORY={repository!r}: expected OWNER/REPO")
-        self.repository = repository
+        from github import Github
+
+        self.repository = repository_name({"GITHUB_REPOSITORY": repository})
         self.owner = repository.split("/")[0]
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self._warnings = warnings
-        from github import Github
-
-        # github_client's token, base URL, timeout and user agent, without urllib3's retries: its
-        # GithubRetry reads a 403's body to classify it, and PyGithub then sees an empty answer.
+        # github_client's token, base URL, timeout and user agent, without urllib3's retries (see the
+        # module's docstring; besides, GithubRetry reads a 403's body and PyGithub then sees none).
         # Lazy: handles to the repository, a PR or an issue cost no request until they are used.
         settings = github_client(env, timeout_s=timeout_s).requester.kwargs
         settings.update(retry=None, lazy=True)
