@@ -30,6 +30,9 @@ class GitSandbox:
     def rollback_commits(self) -> list[str]:
         return [s for s in self.origin_log() if s.startswith("rollback ")]
 
+    def origin_head(self) -> str:
+        return git("rev-parse", "main", cwd=self.origin)
+
     def origin_state(self):  # type: ignore[no-untyped-def]
         text = git("show", "main:models.yaml", cwd=self.origin)
         return ModelsDocument(text).state()

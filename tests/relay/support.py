@@ -138,8 +138,9 @@ def request(
     path: str,
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
+    timeout: float = 30,
 ) -> Response:
-    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}))
         resp = conn.getresponse()
@@ -170,3 +171,85 @@ def running_relay(
         relay.wait_idle(10)
         relay.store.close()
         lock.close()
+
+
+class RelayProcess:
+    """`modelops relay` as a user runs it: a real process, its JSON log lines collected from stderr."""
+
+    def __init__(
+        self,
+        repo: Path,
+        state_dir: Path,
+        *,
+        port: int = 0,
+        env: Mapping[str, str] | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        import os
+        import subprocess
+        import sys
+        import time
+
+        self.lines: list[str] = []
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MODELOPS_RELAY_"))}
+        full_env.update({"MODELOPS_RELAY_TOKEN": TOKEN, **(env or {})})
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "modelops",
+                "relay",
+                "--repo",
+                str(repo),
+                "--state",
+                str(state_dir),
+                "--port",
+                str(port),
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=full_env,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 60
+        while (listening := self.first("listening")) is None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("relay did not start:\n" + "\n".join(self.lines))
+            time.sleep(0.02)
+        self.host, self.port = str(listening["host"]), int(listening["port"])
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def records(self) -> list[dict[str, Any]]:
+        out = []
+        for line in list(self.lines):
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
+    def first(self, event: str) -> dict[str, Any] | None:
+        return next((r for r in self.records() if r["event"] == event), None)
+
+    def post(self, payload: Any, *, bearer: str | None = TOKEN) -> Response:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
+        # A first rollback pays for importing the registry client: minutes on a loaded machine.
+        return request(self.host, self.port, "POST", "/alerts", body, headers, timeout=300)
+
+    def stop(self, sig: int | None = None) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGTERM)
+        code = self.proc.wait(120)
+        self._reader.join(10)
+        return code

@@ -191,7 +191,7 @@ class IncidentStore:
         return {state: n for state, n in rows}
 
 
-def lock_state_dir(state_dir: Path, *, wait_s: float = 10.0) -> IO[str]:
+def lock_state_dir(state_dir: Path, *, wait_s: float = 3.0) -> IO[str]:
     """Hold an exclusive lock on the state directory for the life of the process.
 
     One relay per incident log: that is what makes releasing orphaned claims at start-up safe. A

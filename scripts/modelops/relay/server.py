@@ -16,7 +16,8 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -204,8 +205,6 @@ class Relay:
             self.metrics.dispatch.labels(kind, outcome).inc()
             self.log(outcome, **where, state=claim.record.state.value, deliveries=claim.record.deliveries)
             return {**where, "outcome": outcome, "state": claim.record.state.value, "ref": claim.record.ref}
-        with self._busy:
-            self._in_flight += 1
         try:
             if incident.kind is Route.ROLLBACK:
                 outcome = self.dispatcher.rollback(incident)
@@ -215,10 +214,6 @@ class Relay:
             return self._failed(incident, where, str(exc))
         except Exception as exc:  # a bug must not keep the claim: release it so a re-send retries
             return self._failed(incident, where, f"internal error: {type(exc).__name__}: {exc}")
-        finally:
-            with self._busy:
-                self._in_flight -= 1
-                self._busy.notify_all()
         self.store.finish(incident.id, outcome.state, outcome.detail, outcome.ref)
         label = outcome.state.value
         self.metrics.dispatch.labels(kind, label).inc()
@@ -241,8 +236,20 @@ class Relay:
         self.log("failed", level="error", **where, via=self.dispatcher.name, detail=detail)
         return {**where, "outcome": "failed", "detail": detail}
 
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Bracket one delivery, so a graceful stop can wait for the deliveries in progress."""
+        with self._busy:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._busy:
+                self._in_flight -= 1
+                self._busy.notify_all()
+
     def wait_idle(self, timeout_s: float) -> bool:
-        """Wait for dispatches in progress to finish (a graceful stop never abandons a rollback)."""
+        """Wait for deliveries in progress to be answered (a graceful stop never abandons a rollback)."""
         with self._busy:
             return self._busy.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
 
@@ -256,6 +263,16 @@ class RelayHTTPServer(ThreadingHTTPServer):
         self.relay = relay
         self.auth = auth
         super().__init__(address, RelayHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line instead of socketserver's traceback on stderr (usually: the sender hung up)."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        level = "info" if isinstance(exc, ConnectionError | TimeoutError) else "error"
+        self.relay.log(
+            "connection_error", level=level, client=client_address[0], detail=f"{type(exc).__name__}: {exc}"
+        )
 
 
 class RelayHandler(BaseHTTPRequestHandler):
@@ -297,6 +314,10 @@ class RelayHandler(BaseHTTPRequestHandler):
             self._json(404, {"error": f"no route {path}; try POST /alerts, GET /healthz or /metrics"})
 
     def do_POST(self) -> None:
+        with self.server.relay.request():
+            self._post()
+
+    def _post(self) -> None:
         if self.path.split("?")[0] != "/alerts":
             self.close_connection = True
             self._json(404, {"error": f"no route {self.path}; webhooks go to POST /alerts"})
