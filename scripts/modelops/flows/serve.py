@@ -7,9 +7,7 @@ so a rollback commit converges here the way it converges in the cluster.
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,16 +51,6 @@ class PinWatcher:
         return self._last
 
 
-def _configure_logging() -> None:
-    logger = logging.getLogger("modelops")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s modelops %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
 def serve(
     ctx: Context,
     model: str,
@@ -95,7 +83,6 @@ def serve(
         )
     tracking_uri = ctx.tracking_uri
     fault = Fault.from_env(os.environ)
-    _configure_logging()
     options = ServeOptions(
         name=model,
         model=model,

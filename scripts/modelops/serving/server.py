@@ -305,6 +305,17 @@ class _Runner:
             Follower(self.predictor, self.options.follow, self.options.poll_seconds, self.stop).start()
 
 
+def _configure_logging() -> None:
+    logger = logging.getLogger("modelops")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s modelops %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def serve(options: ServeOptions) -> None:
     """Serve until SIGTERM/SIGINT. Raises ExternalError when the first version cannot load."""
+    _configure_logging()
     _Runner(options).run()
