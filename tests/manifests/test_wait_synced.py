@@ -1,0 +1,203 @@
+"""`modelops wait-synced` against a local server speaking the Kubernetes REST paths it reads."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from modelops.cli import main
+from tests.helpers import modelops
+from tests.manifests.fixtures import PREFIX, git, make_repo, two_models
+
+APP = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/{name}"
+ISVC = "/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
+TOKEN = "wait-synced-test-token"
+
+
+def kubeconfig(tmp_path: Path, server: str) -> Path:
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "test", "cluster": {"server": server}}],
+                "users": [{"name": "test", "user": {"token": TOKEN}}],
+                "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+                "current-context": "test",
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path / "repo", two_models(), commit=True)
+
+
+def application(
+    revision: str, sync: str = "Synced", health: str = "Healthy", message: str | None = None
+) -> dict:
+    status = {"sync": {"status": sync, "revision": revision}, "health": {"status": health}}
+    if message:
+        status["health"]["message"] = message
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "status": status}
+
+
+def inference_service(uri: str, canary: int | None, ready: str = "True") -> dict:
+    traffic = [{"revisionName": "churn-predictor-00002", "latestRevision": True, "percent": canary or 100}]
+    if canary:
+        traffic.append(
+            {"revisionName": "churn-predictor-00001", "latestRevision": False, "percent": 100 - canary}
+        )
+    predictor = {"model": {"storageUri": uri}}
+    if canary is not None:
+        predictor["canaryTrafficPercent"] = canary
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "churn", "generation": 2},
+        "spec": {"predictor": predictor},
+        "status": {
+            "observedGeneration": 2,
+            "conditions": [{"type": "Ready", "status": ready}],
+            "components": {"predictor": {"traffic": traffic}},
+        },
+    }
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def wait(monkeypatch, capsys):
+    """Run `modelops wait-synced` in this process (the kubernetes client is slow to import)."""
+
+    def run(repo: Path, config: Path, *args: str) -> tuple[Outcome, float]:
+        monkeypatch.setenv("KUBECONFIG", str(config))
+        monkeypatch.setenv("HOME", str(repo))
+        capsys.readouterr()
+        started = time.monotonic()
+        code = main(["wait-synced", "--repo", str(repo), "--json", *args])
+        took = time.monotonic() - started
+        out, err = capsys.readouterr()
+        return Outcome(code, out, err), took
+
+    return run
+
+
+def paths(httpserver: HTTPServer) -> list[str]:
+    return [request.path for request, _ in httpserver.log]
+
+
+def test_success_when_synced_healthy_at_head_and_serving_the_canary_split(repo, tmp_path, httpserver):
+    head = git(repo, "rev-parse", "HEAD")
+    httpserver.expect_request(APP.format(name="churn-staging")).respond_with_json(application(head))
+    httpserver.expect_request(ISVC.format(ns="models-staging", name="churn")).respond_with_json(
+        inference_service(f"{PREFIX}/churn-classifier/5", canary=10)
+    )
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    args = ("--model", "churn", "--env", "staging", "--timeout", "5", "--json")
+    # Through a real subprocess once, as a workflow runs it.
+    result = modelops(
+        "wait-synced", "--repo", str(repo), *args, env={"KUBECONFIG": str(config), "HOME": str(repo)}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["polls"] == 1
+    assert report["expected"]["storage_uri"] == f"{PREFIX}/churn-classifier/5"
+    assert paths(httpserver) == [
+        APP.format(name="churn-staging"),
+        ISVC.format(ns="models-staging", name="churn"),
+    ]
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r, _ in httpserver.log)
+
+
+def test_polls_while_argo_cd_is_at_an_older_revision_then_succeeds(repo, tmp_path, httpserver, wait):
+    head = git(repo, "rev-parse", "HEAD")
+    app = APP.format(name="churn-production")
+    httpserver.expect_oneshot_request(app).respond_with_json(application("0" * 40, sync="OutOfSync"))
+    httpserver.expect_oneshot_request(app).respond_with_json(application("0" * 40))
+    httpserver.expect_request(app).respond_with_json(application(head))
+    httpserver.expect_request(ISVC.format(ns="models-production", name="churn")).respond_with_json(
+        inference_service(f"{PREFIX}/churn-classifier/3", canary=None)
+    )
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, _ = wait(
+        repo, config, "--model", "churn", "--env", "production", "--timeout", "20", "--interval", "0.1"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["polls"] == 3
+    assert paths(httpserver) == [app, app, app, ISVC.format(ns="models-production", name="churn")]
+    assert "OutOfSync" in result.stderr and "expected " + head in result.stderr
+
+
+def test_a_degraded_application_fails_at_once(repo, tmp_path, httpserver, wait):
+    head = git(repo, "rev-parse", "HEAD")
+    httpserver.expect_request(APP.format(name="churn-production")).respond_with_json(
+        application(head, health="Degraded", message="predictor CrashLoopBackOff")
+    )
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, took = wait(
+        repo, config, "--model", "churn", "--env", "production", "--timeout", "60", "--interval", "5"
+    )
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert not report["ok"] and "Degraded: predictor CrashLoopBackOff" in report["detail"]
+    assert len(httpserver.log) == 1 and took < 30
+
+
+def test_a_wrong_storage_uri_fails_at_the_timeout_naming_both(repo, tmp_path, httpserver, wait):
+    head = git(repo, "rev-parse", "HEAD")
+    httpserver.expect_request(APP.format(name="churn-production")).respond_with_json(application(head))
+    httpserver.expect_request(ISVC.format(ns="models-production", name="churn")).respond_with_json(
+        inference_service(f"{PREFIX}/churn-classifier/2", canary=None)
+    )
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, _ = wait(
+        repo, config, "--model", "churn", "--env", "production", "--timeout", "0.5", "--interval", "0.2"
+    )
+    assert result.returncode == 1
+    detail = json.loads(result.stdout)["detail"]
+    assert detail.startswith("timed out after 0.5s")
+    assert f"serves {PREFIX}/churn-classifier/2, expected {PREFIX}/churn-classifier/3" in detail
+    assert len(httpserver.log) >= 4  # polled more than once
+
+
+def test_an_explicit_revision_and_an_unpinned_environment_whose_service_is_gone(
+    repo, tmp_path, httpserver, wait
+):
+    httpserver.expect_request(APP.format(name="fraud-production")).respond_with_json(
+        application("abc1234def")
+    )
+    httpserver.expect_request(ISVC.format(ns="models-production", name="fraud")).respond_with_data(
+        json.dumps({"kind": "Status", "code": 404, "reason": "NotFound"}),
+        status=404,
+        content_type="application/json",
+    )
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    args = ("--model", "fraud", "--env", "production", "--timeout", "2", "--revision", "abc1234")
+    result, _ = wait(repo, config, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "absent, as nothing is pinned" in json.loads(result.stdout)["detail"]
+
+
+def test_an_unreachable_cluster_exits_3(repo, tmp_path, wait):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = kubeconfig(tmp_path, f"http://127.0.0.1:{port}")
+    result, _ = wait(repo, config, "--model", "churn", "--env", "staging", "--timeout", "30")
+    assert result.returncode == 3
+    assert f"Kubernetes at http://127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
