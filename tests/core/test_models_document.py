@@ -59,7 +59,9 @@ def test_the_repository_models_yaml_round_trips_byte_for_byte():
 
 def test_a_promotion_changes_only_that_environments_lines():
     doc = ModelsDocument(TWO_MODELS)
-    doc.promote("churn", "production", 7, at=AT, by="alice", reason="evaluation passed", ref="#12", run_id="abc")
+    doc.promote(
+        "churn", "production", 7, at=AT, by="alice", reason="evaluation passed", ref="#12", run_id="abc"
+    )
     after = doc.dump()
     changes = changed_lines(TWO_MODELS, after)
     assert changes == [
@@ -111,7 +113,15 @@ def edits(draw: st.DrawFn) -> list[tuple[str, ...]]:
         model = draw(st.sampled_from(["churn", "fraud"]))
         env = draw(st.sampled_from(["staging", "production"]))
         kind = draw(st.sampled_from(["promote", "canary", "rollback"]))
-        steps.append((kind, model, env, str(draw(st.integers(1, 60))), draw(st.text(string.ascii_letters, max_size=12))))
+        steps.append(
+            (
+                kind,
+                model,
+                env,
+                str(draw(st.integers(1, 60))),
+                draw(st.text(string.ascii_letters, max_size=12)),
+            )
+        )
     return steps
 
 
@@ -127,7 +137,9 @@ def test_random_edits_change_only_the_edited_environments_and_stay_valid(steps):
         try:
             if kind == "promote" and v not in environment.quarantined:
                 doc.promote(model, env, v, at=AT, by="prop", reason=reason)
-            elif kind == "canary" and environment.version not in (None, v) and v not in environment.quarantined:
+            elif (
+                kind == "canary" and environment.version not in (None, v) and v not in environment.quarantined
+            ):
                 doc.start_canary(model, env, v, 10, at=AT, by="prop", reason=reason)
             elif kind == "rollback":
                 doc.rollback(model, env, at=AT, by="prop", reason=reason)

@@ -38,14 +38,22 @@ def test_rollback_without_a_previous_version_is_refused():
 
 def test_rollback_to_a_quarantined_previous_is_refused():
     model = churn(
-        [("promote", "production", 1), ("promote", "production", 2), ("rollback", "production", 0),
-         ("promote", "production", 3)]
+        [
+            ("promote", "production", 1),
+            ("promote", "production", 2),
+            ("rollback", "production", 0),
+            ("promote", "production", 3),
+        ]
     )
     env = model.env("production")
     assert env.previous == 1 and 2 in env.quarantined
     model = churn(
-        [("promote", "production", 1), ("promote", "production", 2), ("promote", "production", 3),
-         ("rollback", "production", 0)]
+        [
+            ("promote", "production", 1),
+            ("promote", "production", 2),
+            ("promote", "production", 3),
+            ("rollback", "production", 0),
+        ]
     )
     env = model.env("production")
     assert (env.version, env.previous) == (2, 1)

@@ -27,19 +27,27 @@ def test_the_repository_models_yaml_is_valid():
             ("      production:\n        version: null", "      production:\n        version: -3"),
             "models.churn.environments.production.version: -3",
         ),
-        (("      production:\n        version: null", "      production:\n        version: latest"), "'latest'"),
         (
-            ("      production:\n        version: null\n        run_id: null\n        alias: production\n        previous: null",
-             "      production:\n        version: 4\n        run_id: null\n        alias: production\n        previous: 4"),
+            ("      production:\n        version: null", "      production:\n        version: latest"),
+            "'latest'",
+        ),
+        (
+            (
+                "      production:\n        version: null\n        run_id: null\n        alias: production\n        previous: null",
+                "      production:\n        version: 4\n        run_id: null\n        alias: production\n        previous: 4",
+            ),
             "previous must differ from version (4)",
         ),
         (
-            ("        replicas: 2\n        canary: null", "        replicas: 2\n        canary: {version: 5, traffic: 100}"),
+            (
+                "        replicas: 2\n        canary: null",
+                "        replicas: 2\n        canary: {version: 5, traffic: 100}",
+            ),
             "canary.traffic",
         ),
         (
-            ("      production:\n        version: null", "      production:\n        version: 3")
-            , None,
+            ("      production:\n        version: null", "      production:\n        version: 3"),
+            None,
         ),
     ],
 )
@@ -65,7 +73,10 @@ def test_a_quarantined_version_may_not_be_pinned(tmp_path):
     text = GOOD.replace(
         "        version: null\n        run_id: null\n        alias: production",
         "        version: 3\n        run_id: null\n        alias: production",
-    ).replace("        replicas: 2\n        canary: null\n        quarantined: []", "        replicas: 2\n        canary: null\n        quarantined: [3]")
+    ).replace(
+        "        replicas: 2\n        canary: null\n        quarantined: []",
+        "        replicas: 2\n        canary: null\n        quarantined: [3]",
+    )
     path.write_text(text, encoding="utf-8")
     result = modelops("validate", str(path))
     assert result.returncode == 2
