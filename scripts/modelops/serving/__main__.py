@@ -21,14 +21,18 @@ from pathlib import Path
 from modelops.errors import ModelOpsError
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    env = os.environ
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m modelops.serving", description=__doc__.splitlines()[0])
-    parser.add_argument("--model_name", default=env.get("MODELOPS_MODEL", "model"))
+    parser.add_argument("--model_name", default=os.environ.get("MODELOPS_MODEL", "model"))
     parser.add_argument("--model_dir", default="/mnt/models")
     parser.add_argument("--http_port", type=int, default=8080)
     parser.add_argument("--host", default="0.0.0.0")
-    args, _ = parser.parse_known_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    env = os.environ
+    args, _ = build_parser().parse_known_args(argv)
     try:
         from modelops.serving.fault import Fault
         from modelops.serving.loader import DirectorySource
