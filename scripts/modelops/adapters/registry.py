@@ -292,8 +292,13 @@ class Registry:
         )
 
     def load_sklearn(self, name: str, version: int) -> Any:
-        """The version's scikit-learn Pipeline (score with predict_proba(df)[:, 1])."""
+        """The version's scikit-learn Pipeline (score with predict_proba(df)[:, 1]).
+
+        MLflow refuses to deserialise any model unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is true;
+        the versions in this registry are the ones our own training logged, so we allow it here.
+        """
         self._require_version(name, version)
+        os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
         with self.active() as mlflow:
             import mlflow.sklearn
 
@@ -453,11 +458,37 @@ class RunLog:
     def log_sklearn_model(self, model: Any, input_example: Any, signature: Any) -> str:
         """Log an sklearn model as artifact `model` of this (active) run; returns its model URI."""
         import mlflow.sklearn
+        import skops.io
 
+        # skops (not pickle) is MLflow's safe format; it needs the pipeline's own types named as trusted.
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        # Explicit requirements: inferring them imports and inspects every loaded module (slow).
+        requirements = mlflow.sklearn.get_default_pip_requirements(include_skops=True)
         info = self.registry._call(
             "logging the model",
             lambda: mlflow.sklearn.log_model(
-                model, name="model", signature=signature, input_example=input_example
+                model,
+                name="model",
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=requirements,
+                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+                skops_trusted_types=trusted,
             ),
         )
         return str(info.model_uri)
+
+    def log_model_file(self, model_uri: str, filename: str, data: Any) -> None:
+        """Add a JSON file to a logged model's own directory (next to MLmodel)."""
+        import json
+        import tempfile
+
+        model_id = model_uri.rstrip("/").rsplit("/", 1)[-1]
+        with tempfile.TemporaryDirectory(prefix="modelops-") as tmp:
+            path = os.path.join(tmp, filename)
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=2, sort_keys=True)
+            self.registry._call(
+                f"adding {filename} to the logged model",
+                lambda: self._client.log_model_artifact(model_id, path),
+            )
