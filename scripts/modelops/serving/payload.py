@@ -14,7 +14,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 INTEGER_TYPES = frozenset({"long", "integer"})
@@ -53,9 +52,8 @@ def _coerce(frame: pd.DataFrame, types: Mapping[str, str]) -> pd.DataFrame:
     for name, type_name in types.items():
         column = frame[name]
         if type_name in FLOAT_TYPES or type_name in INTEGER_TYPES:
-            values = column.replace({None: np.nan})
             try:
-                numeric = pd.to_numeric(values, errors="raise")
+                numeric = pd.to_numeric(column, errors="raise")
             except (ValueError, TypeError):
                 raise BadPayload(f"column {name!r} must be numeric ({type_name})") from None
             if type_name in INTEGER_TYPES and not numeric.isna().any() and bool((numeric % 1 == 0).all()):

@@ -1,0 +1,120 @@
+"""Feature summaries: bins from the training profile, Prometheus `le` semantics, bounded categories."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from modelops.core import contract
+from modelops.serving.metrics import SeriesKey, ServingMetrics
+from modelops.serving.summaries import (
+    GENERIC_EDGES,
+    MAX_CATEGORIES,
+    OTHER_CATEGORY,
+    FeatureSummaries,
+    feature_specs,
+)
+from tests.serving.conftest import Metrics
+
+TYPES = {"tenure": "long", "charges": "double", "contract": "string"}
+
+
+def test_numeric_edges_come_from_the_profiles_quantiles_in_order() -> None:
+    profile = {"features": {"tenure": {"quantiles": {"0.9": 60, "0.1": 5, "0.5": 30, "0.7": 30}}}}
+
+    specs = {s.name: s for s in feature_specs(TYPES, profile)}
+
+    assert specs["tenure"].kind == "numeric"
+    assert specs["tenure"].edges == (5.0, 30.0, 60.0)
+    assert specs["charges"].edges == GENERIC_EDGES
+    assert specs["contract"].kind == "categorical"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"edges": [1, 2, 3]}, {"bin_edges": [3, 2, 1, float("inf")]}, {"quantiles": [1, 2, 2, 3]}],
+)
+def test_a_profile_may_give_edges_or_quantiles_as_a_list(entry: dict[str, object]) -> None:
+    (spec,) = feature_specs({"x": "double"}, {"x": entry})
+
+    assert spec.edges == (1.0, 2.0, 3.0)
+
+
+def test_a_value_on_an_edge_counts_in_that_edges_bin_and_missing_values_apart() -> None:
+    summaries = FeatureSummaries(feature_specs({"x": "double"}, {"x": {"edges": [1, 2]}}))
+
+    summaries.observe(pd.DataFrame({"x": [0.5, 1.0, 1.5, 2.0, 2.5, None, math.inf]}))
+
+    assert summaries.snapshot() == {
+        "n": 7,
+        "features": {"x": {"edges": [1.0, 2.0], "counts": [2, 2, 1], "missing": 2}},
+    }
+
+
+def test_categories_from_the_profile_are_reported_even_when_unseen() -> None:
+    profile = {"contract": {"categories": {"monthly": 10, "yearly": 5}}}
+    summaries = FeatureSummaries(feature_specs({"contract": "string"}, profile))
+
+    summaries.observe(pd.DataFrame({"contract": ["monthly", "monthly", "weekly", None]}))
+
+    feature = summaries.snapshot()["features"]["contract"]
+    assert feature == {"categories": {"monthly": 2, "yearly": 0, "weekly": 1}, "missing": 1}
+
+
+def test_distinct_categories_are_bounded() -> None:
+    summaries = FeatureSummaries(feature_specs({"id": "string"}))
+
+    summaries.observe(pd.DataFrame({"id": [f"user-{i}" for i in range(MAX_CATEGORIES + 50)]}))
+
+    categories = summaries.snapshot()["features"]["id"]["categories"]
+    assert len(categories) == MAX_CATEGORIES + 1
+    assert categories[OTHER_CATEGORY] == 50
+    assert sum(categories.values()) == MAX_CATEGORIES + 50
+
+
+def test_the_exposition_has_cumulative_buckets_per_feature_and_version() -> None:
+    registry = CollectorRegistry()
+    metrics = ServingMetrics(registry)
+    key = SeriesKey("churn", "staging", "3")
+    specs = feature_specs(TYPES, {"tenure": {"edges": [10, 20]}})
+    summaries = metrics.start_serving(key, "run-3", specs, at=1000.0)
+
+    summaries.observe(
+        pd.DataFrame(
+            {"tenure": [5, 15, 15, 25], "charges": [1.0, np.nan, 3.0, 4.0], "contract": list("aaba")}
+        )
+    )
+    scraped = Metrics(generate_latest(registry).decode())
+
+    labels = {"model": "churn", "env": "staging", "version": "3"}
+    buckets = {
+        lbl["le"]: v
+        for lbl, v in scraped.find(contract.FEATURE_VALUE + "_bucket", **labels, feature="tenure")
+    }
+    assert buckets == {"10.0": 1, "20.0": 3, "+Inf": 4}
+    assert scraped.value(contract.FEATURE_VALUE + "_sum", **labels, feature="tenure") == 60
+    assert scraped.value(contract.FEATURE_CATEGORY_TOTAL, **labels, feature="contract", category="a") == 3
+    assert scraped.value(contract.FEATURE_MISSING_TOTAL, **labels, feature="charges") == 1
+    assert scraped.value(contract.VERSION_START, **labels) == 1000.0
+    assert scraped.value(contract.MODEL_INFO, **labels, run_id="run-3") == 1
+    assert scraped.value(contract.REQUESTS_TOTAL, **labels, outcome="error") == 0
+
+
+def test_a_new_version_takes_the_info_series_and_a_returning_one_keeps_its_counts() -> None:
+    registry = CollectorRegistry()
+    metrics = ServingMetrics(registry)
+    specs = feature_specs({"x": "double"})
+    v1, v2 = SeriesKey("churn", "production", "1"), SeriesKey("churn", "production", "2")
+    metrics.start_serving(v1, "run-1", specs, at=1.0).observe(pd.DataFrame({"x": [1.0, 2.0]}))
+    metrics.start_serving(v2, "run-2", specs, at=2.0)
+
+    back = metrics.start_serving(v1, "run-1", specs, at=3.0)
+    scraped = Metrics(generate_latest(registry).decode())
+
+    assert back.snapshot()["n"] == 2
+    assert [lbl["version"] for lbl, _ in scraped.find(contract.MODEL_INFO)] == ["1"]
+    assert {lbl["version"]: v for lbl, v in scraped.find(contract.VERSION_START)} == {"1": 3.0, "2": 2.0}
