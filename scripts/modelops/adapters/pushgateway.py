@@ -1,0 +1,59 @@
+"""Raising ModelRollbackFailed: a counter Prometheus can read, from a job that does not stay up.
+
+Locally the counter lives in a node-exporter textfile under the state directory. In CI it is pushed to
+a Pushgateway (MODELOPS_PUSHGATEWAY_URL). A workflow run keeps no state, so the pushed value is the
+failure's Unix time: it only ever grows, which is all the alert's increase() needs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from modelops.core.contract import ROLLBACK_FAILED_TOTAL
+from modelops.errors import ExternalError
+
+
+def bump_textfile(directory: Path, model: str, env: str) -> float:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "modelops_rollback_failed.prom"
+    series = f'{ROLLBACK_FAILED_TOTAL}{{model="{model}",env="{env}"}}'
+    values: dict[str, float] = {}
+    if path.exists():
+        for line in path.read_text("utf-8").splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                values[key] = float(value)
+    values[series] = values.get(series, 0.0) + 1
+    body = f"# TYPE {ROLLBACK_FAILED_TOTAL} counter\n" + "".join(
+        f"{k} {v:g}\n" for k, v in sorted(values.items())
+    )
+    tmp = path.with_suffix(".prom.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    tmp.replace(path)
+    return values[series]
+
+
+def push(url: str, model: str, env: str, timeout: float = 10.0) -> float:
+    from prometheus_client import CollectorRegistry, Counter, push_to_gateway
+
+    registry = CollectorRegistry()
+    counter = Counter(
+        ROLLBACK_FAILED_TOTAL.removesuffix("_total"),
+        "Rollbacks that failed",
+        ["model", "env"],
+        registry=registry,
+    )
+    value = time.time()
+    counter.labels(model=model, env=env).inc(value)
+    try:
+        push_to_gateway(
+            url,
+            job="modelops-rollback",
+            grouping_key={"model": model, "env": env},
+            registry=registry,
+            timeout=timeout,
+        )
+    except OSError as exc:
+        raise ExternalError(f"Pushgateway {url}: push failed: {exc}") from None
+    return value
