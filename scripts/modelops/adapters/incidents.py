@@ -185,6 +185,15 @@ class IncidentStore:
             )
         return cur.rowcount
 
+    def ping(self) -> None:
+        try:
+            with self._lock:
+                self._db.execute(
+                    "SELECT COUNT(*) FROM incidents WHERE state = ?", (State.CLAIMED.value,)
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise ExternalError(f"{self.path}: incident log unavailable ({exc})") from None
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT state, COUNT(*) FROM incidents GROUP BY state").fetchall()

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from modelops.context import Context
+    from modelops.context import MODELS_FILE, Context
     from modelops.errors import BadInput
     from modelops.relay.dispatch import dispatcher_for
     from modelops.relay.server import Auth, open_relay, serve
@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     auth = Auth.from_env(ctx.env, insecure=args.insecure_no_auth)
     state_dir = Path(args.state).resolve() if args.state else ctx.state_dir / "relay"
     dispatcher = dispatcher_for(ctx, github_mode=args.github_dispatch, github_ref=args.github_ref)
-    relay, _lock = open_relay(ctx.models_path, state_dir, dispatcher)
+    # Keep --repo's symlinks: git-sync swaps a symlink to each new checkout, and the relay must follow
+    # the link to see models.yaml change, not hold on to the checkout it resolved at start-up.
+    models_path = Path(args.repo).absolute() / MODELS_FILE if args.repo else ctx.models_path
+    relay, _lock = open_relay(models_path, state_dir, dispatcher)
     try:
         serve(relay, auth, args.host, args.port)
     except OSError as exc:

@@ -306,7 +306,12 @@ class RelayHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
         if path == "/healthz":
-            self._json(200, {"status": "ok"})
+            try:
+                self.server.relay.store.ping()
+            except ExternalError as exc:
+                self._json(503, {"status": "unavailable", "error": str(exc)})
+                return
+            self._json(200, {"status": "ok", "dispatch": self.server.relay.dispatcher.name})
         elif path == "/metrics":
             body, content_type = self.server.relay.metrics.exposition()
             self._send(200, body, content_type)
