@@ -99,3 +99,15 @@ def test_an_evaluation_licenses_a_promotion_only_against_the_current_champion():
     )
     assert "failed its evaluation" in check_evaluation({"eval.passed": "false"}, plan)
     assert "has not been evaluated" in check_evaluation({}, plan)
+
+
+def test_a_drill_rolls_back_without_quarantining():
+    doc = ModelsDocument((REPO_ROOT / "models.yaml").read_text("utf-8"))
+    doc.promote("churn", "staging", 1, at=AT, by="t", reason="r")
+    doc.promote("churn", "staging", 2, at=AT, by="t", reason="r")
+    assert doc.rollback("churn", "staging", at=AT, by="drill", reason="drill: monthly", quarantine=False) == (
+        2,
+        1,
+    )
+    staging = ModelsDocument(doc.dump()).state().model("churn").env("staging")
+    assert (staging.version, staging.quarantined) == (1, ())

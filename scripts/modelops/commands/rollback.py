@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument("--version", type=int, help="the bad version (default: the canary if any, else the pin)")
     p.add_argument("--alert", help="the alert that triggered it, for the commit message")
     p.add_argument("--no-registry", action="store_true", help="leave the registry to sync-registry")
+    p.add_argument(
+        "--drill", action="store_true", help="a rehearsal: roll back without quarantining the version"
+    )
     p.set_defaults(handler=run)
 
 
@@ -37,12 +40,14 @@ def run(args: argparse.Namespace) -> int:
         alertname=args.alert,
         version=args.version,
         sync_registry=not args.no_registry,
+        drill=args.drill,
     )
     human = (
         f"{args.model} {args.env}: already rolled back (nothing to do)"
         if result.already_done
         else f"{args.model} {args.env}: v{result.from_version} → v{result.to_version}, "
-        f"committed {result.commit[:10] if result.commit else ''}; v{result.from_version} quarantined"
+        f"committed {result.commit[:10] if result.commit else ''}"
+        + ("" if args.drill else f"; v{result.from_version} quarantined")
     )
     emit(args, result.as_dict(), human)
     return 0

@@ -200,6 +200,17 @@ class ModelsDocument:
         while len(history) > HISTORY_LIMIT:
             del history[0]
 
+    def _quarantine(self, node: Any, version: int) -> None:
+        from ruamel.yaml.comments import CommentedSeq
+
+        quarantined = node.get("quarantined")
+        if quarantined is None:
+            quarantined = CommentedSeq()
+            node["quarantined"] = quarantined
+        quarantined.fa.set_flow_style()
+        if version not in quarantined:
+            quarantined.append(version)
+
     def _set(self, node: Any, key: str, value: Any) -> None:
         from ruamel.yaml.comments import CommentedMap
 
@@ -292,10 +303,12 @@ class ModelsDocument:
         ref: str | None = None,
         bad_version: int | None = None,
         run_id: str | None = None,
+        quarantine: bool = True,
     ) -> tuple[int, int]:
         """Return to the rollback target and quarantine the bad version. Returns (from, to).
 
-        A running canary is the newest change, so it is what a rollback undoes first.
+        A running canary is the newest change, so it is what a rollback undoes first. A drill rolls
+        back a good version on purpose, so it does not quarantine it.
         """
         from modelops.core.rollback import plan_rollback
 
@@ -310,15 +323,8 @@ class ModelsDocument:
             if run_id is not None or "run_id" in node:
                 self._set(node, "run_id", run_id)
             self._set(node, "previous", plan.new_previous)
-        quarantined = node.get("quarantined")
-        if quarantined is None:
-            from ruamel.yaml.comments import CommentedSeq
-
-            quarantined = CommentedSeq()
-            node["quarantined"] = quarantined
-        quarantined.fa.set_flow_style()
-        if plan.from_version not in quarantined:
-            quarantined.append(plan.from_version)
+        if quarantine:
+            self._quarantine(node, plan.from_version)
         self._append_history(
             node,
             {

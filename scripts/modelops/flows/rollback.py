@@ -56,6 +56,7 @@ def rollback(
     version: int | None = None,
     by: str | None = None,
     sync_registry: bool = True,
+    drill: bool = False,
 ) -> RollbackResult:
     by = by or actor()
     # Validate against the checkout first, so a bad model or env is exit 2 before anything moves.
@@ -81,7 +82,15 @@ def rollback(
             return None  # this version was already rolled back by an earlier incident
         plan = plan_rollback(environment, version)
         doc.rollback(
-            model, env, at=utc_stamp(), by=by, reason=reason, ref=incident, bad_version=version, run_id=None
+            model,
+            env,
+            at=utc_stamp(),
+            by=by,
+            reason=f"drill: {reason}" if drill else reason,
+            ref=incident,
+            bad_version=version,
+            run_id=None,
+            quarantine=not drill,
         )
         _write(worktree / MODELS_FILE, doc.dump())
         _render(worktree)
@@ -90,7 +99,7 @@ def rollback(
             f"rollback {model} {env}: v{plan.from_version} → v{plan.to_version}",
             "",
             f"Reason: {reason}",
-            f"Quarantined: v{plan.from_version}",
+            "Drill: yes (nothing quarantined)" if drill else f"Quarantined: v{plan.from_version}",
         ]
         if incident:
             lines.append(f"Incident: {incident}")
