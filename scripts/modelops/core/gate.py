@@ -20,9 +20,10 @@ Guardrails (each reports value, threshold and pass/fail):
     present, challenger slice AUC ≥ champion slice AUC − slice_margin;
   - calibration: challenger ECE ≤ champion ECE + ece_margin (10 equal-width bins);
   - latency: p99 of single-row predictions ≤ latency_budget_ms;
-  - fairness (when sensitive_column is set): equal-opportunity ratio = min over groups of the true
-    positive rate at the decision threshold ÷ max over groups, ≥ fairness_min_ratio. TPR rather than
-    the positive-prediction rate because the groups' base rates legitimately differ.
+  - fairness (when sensitive_column is set): min ÷ max over the column's groups of the per-group ROC
+    AUC ≥ fairness_min_ratio ("the model ranks every group equally well"). Selection-rate and TPR
+    ratios are reported, not judged: the groups' base rates legitimately differ (seniors churn more),
+    and then even a perfectly calibrated model has unequal rates at any fixed threshold.
 Without a champion only the absolute checks (floor, latency, fairness) apply.
 
 Fails closed: a metric that could not be computed (NaN/None) is a failed check, never a pass.
@@ -354,10 +355,14 @@ def slice_metrics(
 
 @dataclass(frozen=True)
 class FairnessResult:
+    """Per-group ROC AUC and its min/max ratio, plus (for the report) selection rate and TPR per group."""
+
     column: str
     ratio: float
-    rates: Mapping[str, float]
-    metric: str = "tpr"
+    rates: Mapping[str, float]  # the judged quantity per group: ROC AUC
+    selection_rates: Mapping[str, float] = field(default_factory=dict)
+    true_positive_rates: Mapping[str, float] = field(default_factory=dict)
+    metric: str = "roc_auc"
     threshold: float = DECISION_THRESHOLD
 
     def as_dict(self) -> dict[str, Any]:
@@ -367,33 +372,45 @@ class FairnessResult:
             "threshold": self.threshold,
             "ratio": self.ratio,
             "rates": dict(self.rates),
+            "selection_rates": dict(self.selection_rates),
+            "true_positive_rates": dict(self.true_positive_rates),
         }
 
 
-def equal_opportunity(
+def group_parity(
     y: ArrayLike,
     probabilities: ArrayLike,
     groups: ArrayLike,
     column: str,
     threshold: float = DECISION_THRESHOLD,
 ) -> FairnessResult:
-    """min ÷ max over groups of the true positive rate at `threshold`; NaN if a group has no positives."""
+    """min ÷ max over groups of the ROC AUC: does the model rank each group's customers equally well?
+
+    Selection-rate and TPR ratios are reported but not judged: when the groups' base rates differ (here
+    seniors churn more), a perfectly calibrated model shows unequal selection rates and TPRs at any
+    fixed threshold, so those ratios would measure the population rather than the model. A group
+    without both classes makes the ratio NaN, which fails the check (fail closed).
+    """
     labels = _labels(y)
-    flagged = _scores(probabilities) >= threshold
+    p = _scores(probabilities)
+    flagged = p >= threshold
     values = np.asarray(groups).astype(str)
-    rates: dict[str, float] = {}
+    aucs: dict[str, float] = {}
+    selection: dict[str, float] = {}
+    tpr: dict[str, float] = {}
     for value in sorted(set(values.tolist())):
-        positives = (values == value) & (labels == 1)
-        count = int(positives.sum())
-        rates[value] = float(flagged[positives].mean()) if count else math.nan
-    finite = [r for r in rates.values() if math.isfinite(r)]
-    if len(finite) < 2 or len(finite) != len(rates):
-        ratio = math.nan
-    elif max(finite) == 0:
-        ratio = 1.0  # nobody flagged in any group: equal, if useless (the floor catches uselessness)
-    else:
-        ratio = min(finite) / max(finite)
-    return FairnessResult(column=column, ratio=ratio, rates=rates, threshold=threshold)
+        member = values == value
+        positives = member & (labels == 1)
+        aucs[value] = roc_auc(labels[member], p[member])
+        selection[value] = float(flagged[member].mean())
+        tpr[value] = float(flagged[positives].mean()) if positives.any() else math.nan
+    finite = [a for a in aucs.values() if math.isfinite(a)]
+    ratio = (
+        min(finite) / max(finite)
+        if len(finite) >= 2 and len(finite) == len(aucs) and max(finite) > 0
+        else math.nan
+    )
+    return FairnessResult(column, ratio, aucs, selection, tpr, threshold=threshold)
 
 
 def p99(latencies_ms: Sequence[float]) -> float:
@@ -591,13 +608,12 @@ def decide(
         value = fairness.ratio if fairness is not None else None
         checks.append(
             _check(
-                f"fairness.tpr_ratio[{settings.sensitive_column}]",
+                f"fairness.auc_ratio[{settings.sensitive_column}]",
                 "fairness",
                 value,
                 settings.fairness_min_ratio,
                 _finite(value) and float(value or 0) >= settings.fairness_min_ratio,
-                f"min/max true positive rate across {settings.sensitive_column} groups at threshold "
-                f"{DECISION_THRESHOLD} must be ≥ {settings.fairness_min_ratio}",
+                f"min/max ROC AUC across {settings.sensitive_column} groups must be ≥ {settings.fairness_min_ratio}",
             )
         )
 
