@@ -39,6 +39,7 @@ class GitSandbox:
 
 
 def make_git_sandbox(root: Path) -> GitSandbox:
+    root.mkdir(parents=True, exist_ok=True)
     origin, clone = root / "origin.git", root / "repo"
     git("init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
     git("clone", "--quiet", str(origin), str(clone), cwd=root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import shutil
@@ -95,7 +96,7 @@ def test_repository_dispatch_posts_the_incident_as_client_payload(httpserver: HT
 
 def test_workflow_dispatch_posts_string_inputs_on_a_ref(httpserver: HTTPServer) -> None:
     httpserver.expect_oneshot_request(WORKFLOW_DISPATCHES, method="POST").respond_with_data("", status=204)
-    no_version = Incident(**{**INCIDENT.__dict__, "version": None})
+    no_version = dataclasses.replace(INCIDENT, version=None)
     dispatch(httpserver, mode="workflow").dispatch(no_version)
     # Lazy objects: one request, no GET of the repository or the workflow first.
     [(request, _)] = httpserver.log

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -118,6 +118,12 @@ class IncidentStore:
         conn = self._db
         try:
             self._lock.acquire()
+            # Fast path for a storm of re-sends: a finished incident stays finished, no write lock needed.
+            row = conn.execute(_SELECT, (incident.id,)).fetchone()
+            if row is not None and State(row[1]) in FINAL_STATES:
+                conn.execute("UPDATE incidents SET deliveries = deliveries + 1 WHERE id = ?", (incident.id,))
+                done = self._record(row)
+                return Claim(won=False, record=replace(done, deliveries=done.deliveries + 1))
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute(_SELECT, (incident.id,)).fetchone()

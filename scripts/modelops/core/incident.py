@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from modelops.core.state import DesiredState
@@ -72,7 +73,7 @@ class Incident:
         version = "" if self.version is None else str(self.version)
         return "|".join((self.model, self.env, version, self.alertname, self.starts_at))
 
-    @property
+    @cached_property
     def id(self) -> str:
         return incident_id(self.key)
 

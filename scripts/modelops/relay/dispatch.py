@@ -95,8 +95,14 @@ class FlowDispatcher:
                 )
         except (Denied, BadInput) as exc:
             return Outcome(State.REFUSED, str(exc))
-        decision = getattr(result, "decision", result)
-        return Outcome(State.DISPATCHED, f"retrain {getattr(decision, 'value', decision)}")
+        # A RetrainDecision: action go | skip | ... (debounced), why, and what was launched if anything.
+        action = getattr(result, "action", None) or getattr(result, "decision", "decided")
+        why = getattr(result, "reason", "")
+        return Outcome(
+            State.DISPATCHED,
+            f"retrain {action}" + (f": {why}" if why else ""),
+            getattr(result, "handle", None),
+        )
 
 
 def dispatcher_for(
