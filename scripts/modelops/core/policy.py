@@ -16,15 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelops.core import lineage
 from modelops.core.diff import EnvChange, diff_states
 from modelops.core.state import DesiredState, Model
 from modelops.errors import BadInput
 
 DEFAULT_REQUIRED_TAGS: Mapping[str, str | None] = {
-    "eval.passed": "true",
-    "git_commit": None,
-    "eval.golden_md5": None,
-    "data_version": None,
+    lineage.EVAL_PASSED: "true",
+    lineage.GIT_COMMIT: None,
+    lineage.EVAL_GOLDEN_MD5: None,
+    lineage.DATA_VERSION: None,
 }
 
 
@@ -41,7 +42,7 @@ class PullRequestFacts:
 @dataclass(frozen=True)
 class PolicyConfig:
     protected_environments: tuple[str, ...] = ("production",)
-    # Tag → required value (None: present and non-empty).
+    # Tag → required value (None: present, non-empty and not "unknown").
     required_tags: Mapping[str, str | None] = field(default_factory=lambda: dict(DEFAULT_REQUIRED_TAGS))
     owner_approvals: int = 1
     override_label: str = "override"
@@ -203,7 +204,7 @@ def _version_rules(
         problems = []
         for key, wanted in config.required_tags.items():
             value = tags.get(key)
-            if not value:
+            if not value or value == lineage.UNKNOWN:
                 problems.append(f"{key} missing")
             elif wanted is not None and value.lower() != wanted.lower():
                 problems.append(f"{key}={value} (needs {wanted})")
