@@ -49,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
 
     ctx = Context.discover(args.repo)
     scorer = champion_scorer(ctx, args.model, args.env) if args.score else None
+    if args.score and scorer is None:
+        from modelops.output import progress
+
+        progress(f"no version pinned in {args.env}: prediction scores are not compared")
     result = run_drift(
         ctx,
         model=args.model,

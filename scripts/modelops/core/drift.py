@@ -97,11 +97,32 @@ def _ks_statistic(big: FloatArray, small: FloatArray) -> float:
     is bit-identical, without searching a million reference points.
     """
     n_big, n_small = big.shape[0], small.shape[0]
-    f_small = np.searchsorted(small, small, side="right") / n_small
-    at_points = np.searchsorted(big, small, side="right") / n_big - f_small
-    below_next = np.searchsorted(big, small, side="left") / n_big - np.concatenate([[0.0], f_small[:-1]])
+    f_small = _count_at_or_below_self(small) / n_small
+    below = np.searchsorted(big, small, side="left")
+    at_or_below = _at_or_below(big, small, below)
+    at_points = at_or_below / n_big - f_small
+    below_next = below / n_big - np.concatenate([[0.0], f_small[:-1]])
     largest = max(float(at_points.max()), float(below_next.max()))
     return max(float(np.clip(-at_points.min(), 0, 1)), largest)
+
+
+def _count_at_or_below_self(sorted_values: FloatArray) -> npt.NDArray[np.int64]:
+    """For each element of a sorted array, how many elements are ≤ it (the end of its run of ties)."""
+    n = sorted_values.shape[0]
+    new_run = np.concatenate([[False], sorted_values[1:] != sorted_values[:-1]])
+    run_ends: npt.NDArray[np.int64] = np.concatenate([np.flatnonzero(new_run), [n]]).astype(np.int64)
+    ends: npt.NDArray[np.int64] = run_ends[np.cumsum(new_run)]
+    return ends
+
+
+def _at_or_below(big: FloatArray, queries: FloatArray, below: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """searchsorted(big, queries, "right") from the "left" answer: only queries tied with `big` move."""
+    tied = below < big.shape[0]
+    tied[tied] = big[below[tied]] == queries[tied]
+    result = below.copy()
+    if tied.any():
+        result[tied] = np.searchsorted(big, queries[tied], side="right")
+    return result
 
 
 def ks_pvalue(d: float, n1: int, n2: int) -> KsResult:
@@ -247,7 +268,8 @@ class NumericReference:
     @classmethod
     def from_values(cls, values: npt.ArrayLike, bins: int = DEFAULT_BINS) -> NumericReference:
         raw = np.asarray(values, dtype=np.float64)
-        present = np.sort(raw[~np.isnan(raw)])
+        missing = np.isnan(raw)
+        present = np.sort(raw[~missing] if missing.any() else raw)
         edges = quantile_edges(present, bins)
         return cls(present, edges, bin_counts_sorted(present, edges), int(raw.size - present.size))
 

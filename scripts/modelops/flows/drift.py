@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PREDICTION = "prediction"
+# Scores a frame holding (at least) the model's input columns: the positive-class probability per row.
 Scorer = Callable[["pd.DataFrame"], Any]
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 
@@ -66,6 +67,7 @@ class FeatureSpec:
 class DriftRun:
     report: DriftReport
     sustained: str | None
+    reference_file: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -80,6 +82,7 @@ class DriftRun:
             "windows": self.report.settings.sustained_windows,
             "drift_detected": self.detected,
         }
+        data["reference_file"] = str(self.reference_file) if self.reference_file else None
         data["files"] = {k: str(v) for k, v in self.files.items()}
         return data
 
@@ -337,7 +340,7 @@ def _prediction(
         if PREDICTION in current.columns:
             cur = NumericSample.of(_numeric_values(current[PREDICTION]))
         elif scorer is not None:
-            cur = NumericSample.of(np.asarray(scorer(current[list(spec.all)]), dtype=np.float64))
+            cur = NumericSample.of(np.asarray(scorer(current), dtype=np.float64))
     else:
         got = current.get(PREDICTION)
         if isinstance(got, NumericHistogram):
@@ -347,7 +350,7 @@ def _prediction(
     if PREDICTION in ref.columns:
         ref_scores = _numeric_values(ref[PREDICTION])
     elif scorer is not None:
-        ref_scores = np.asarray(scorer(ref[list(spec.all)]), dtype=np.float64)
+        ref_scores = np.asarray(scorer(ref), dtype=np.float64)
     else:
         notes.append(
             f"{current_name} has predictions but no champion scored the reference: prediction not compared"
@@ -366,10 +369,15 @@ def champion_scorer(ctx: Context, model: str, env: str) -> Scorer | None:
         return None
     from modelops.adapters.registry import Registry
 
-    loaded = Registry.for_context(ctx).load_sklearn(spec.registered_model, int(version))
+    registry = Registry.for_context(ctx)
+    loaded = registry.load_sklearn(spec.registered_model, int(version))
+    inputs = registry.input_columns(spec.registered_model, int(version))
 
     def score(frame: pd.DataFrame) -> Any:
-        return loaded.predict_proba(frame)[:, 1]
+        missing = [c for c in inputs if c not in frame.columns]
+        if missing:
+            raise BadInput(f"v{version} of {model} needs column {missing[0]!r}, which the drift data lacks")
+        return loaded.predict_proba(frame[inputs] if inputs else frame)[:, 1]
 
     return score
 
@@ -440,7 +448,7 @@ def run_drift(
             psi=report.psi_by_feature(),
             reference=f"{ref_path}: {report.reference}",
         )
-    result = DriftRun(report, sustained)
+    result = DriftRun(report, sustained, ref_path)
     if out_dir is not None:
         result.files = write_outputs(result, out_dir)
     return result
