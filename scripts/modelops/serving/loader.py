@@ -218,7 +218,10 @@ def load(source: Source) -> LoadedVersion:
         local = _with_retries(
             what,
             lambda: mlflow.artifacts.download_artifacts(
-                artifact_uri=source.uri, dst_path=tmp, tracking_uri=source.tracking_uri
+                artifact_uri=source.uri,
+                dst_path=tmp,
+                tracking_uri=source.tracking_uri,
+                registry_uri=source.tracking_uri,
             ),
         )
         return _from_directory(Path(local), source.label, registered.run_id, source.tracking_uri)
