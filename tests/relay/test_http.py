@@ -298,11 +298,13 @@ def test_healthz_and_metrics_count_requests_and_dispatches(relay, dispatcher) ->
 
 
 def test_logs_are_one_json_object_per_line_naming_incident_model_env_and_outcome(relay) -> None:  # type: ignore[no-untyped-def]
-    relay.post(webhook())
-    relay.post(webhook())
+    for _ in range(4):
+        relay.post(webhook())
     records = relay.log_records()
     events = [r["event"] for r in records]
+    # A storm of re-sends logs its first duplicate, then one line per interval: /metrics counts them all.
     assert events == ["dispatched", "duplicate"]
+    assert 'outcome="duplicate"} 3.0' in relay.get("/metrics").body
     for record in records:
         assert {"ts", "level", "event", "incident", "model", "env"} <= record.keys()
         assert record["incident"].startswith("inc-")

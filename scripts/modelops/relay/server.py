@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ MAX_BODY_BYTES = 1 << 20
 TOKEN_ENV = "MODELOPS_RELAY_TOKEN"
 HMAC_ENV = "MODELOPS_RELAY_HMAC_SECRET"
 SIGNATURE_HEADER = "X-Modelops-Signature"
+DUPLICATE_LOG_INTERVAL_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,26 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class LogSampler:
+    """In a storm every re-send is a duplicate: log the first per incident, then one per interval
+    (the line carries the running delivery count; the metric counts every one)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def should_log(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -self.interval_s) < self.interval_s:
+                return False
+            if len(self._last) > 10_000:  # incidents are few; bound the memory anyway
+                self._last.clear()
+            self._last[key] = now
+            return True
+
+
 class Relay:
     """The request logic, independent of the HTTP server that carries it."""
 
@@ -160,6 +182,7 @@ class Relay:
         self.metrics = metrics or RelayMetrics()
         self._busy = threading.Condition()
         self._in_flight = 0
+        self._quiet = LogSampler(DUPLICATE_LOG_INTERVAL_S)
 
     def alerts(self, body: bytes) -> Reply:
         try:
@@ -203,7 +226,8 @@ class Relay:
         if not claim.won:
             outcome = "duplicate" if claim.record.state in FINAL_STATES else "in_progress"
             self.metrics.dispatch.labels(kind, outcome).inc()
-            self.log(outcome, **where, state=claim.record.state.value, deliveries=claim.record.deliveries)
+            if self._quiet.should_log(incident.id):
+                self.log(outcome, **where, state=claim.record.state.value, deliveries=claim.record.deliveries)
             return {**where, "outcome": outcome, "state": claim.record.state.value, "ref": claim.record.ref}
         try:
             if incident.kind is Route.ROLLBACK:
