@@ -92,6 +92,12 @@ def test_a_relay_killed_mid_rollback_retries_on_the_next_delivery_and_later_rela
     production = sandbox.origin_state().model(MODEL).env(ENV)
     assert (production.version, production.quarantined) == (1, (2,))
     assert production.history[-1].ref == incident["incident"]
+    # Every line on the relays' stderr, the rollback flow's progress included, is one JSON object.
+    for relay in (first, second, third):
+        assert relay.lines and all(line.startswith("{") and line.endswith("}") for line in relay.lines), (
+            relay.lines
+        )
+    assert any(r.get("message", "").startswith("[rollback.started]") for r in second.records())
 
 
 def _ignore_errors(fn, *args):  # type: ignore[no-untyped-def]

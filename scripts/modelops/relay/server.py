@@ -39,7 +39,7 @@ from modelops.core.incident import (
 from modelops.core.state import DesiredState
 from modelops.errors import BadInput, ExternalError
 from modelops.relay.dispatch import Dispatcher
-from modelops.relay.log import JsonLog
+from modelops.relay.log import JsonLog, structure_stderr
 
 MAX_BODY_BYTES = 1 << 20
 TOKEN_ENV = "MODELOPS_RELAY_TOKEN"
@@ -431,6 +431,7 @@ def serve(relay: Relay, auth: Auth, host: str, port: int, *, drain_timeout_s: fl
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    structure_stderr(relay.log)
     relay.log(
         "listening",
         host=bound_host,
