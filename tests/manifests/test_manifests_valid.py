@@ -288,6 +288,15 @@ def test_cluster_guardrails_build_and_validate_strictly_as_core_kinds():
     assert {d["spec"]["policyName"] for d in docs if d["kind"].endswith("Binding")} == policies
 
 
+def test_the_guardrails_bind_to_every_namespace_an_overlay_targets(rendered):
+    docs = kustomize(CLUSTER_POLICIES)
+    binding = named(docs, "ValidatingAdmissionPolicyBinding", "modelops-inferenceservice-guardrails")
+    (selector,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert (selector["key"], selector["operator"]) == ("kubernetes.io/metadata.name", "In")
+    for _, name in rendered:
+        assert namespace_for(name.split("/")[1]) in selector["values"], name
+
+
 def test_kubernetes_validate_is_strict_about_unknown_fields():
     docs = kustomize(CLUSTER_POLICIES)
     bad = yaml.safe_load(yaml.safe_dump(docs[0]))
