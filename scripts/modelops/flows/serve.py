@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelops.context import Context
 from modelops.core.document import ModelsDocument
 from modelops.errors import BadInput
 from modelops.serving.fault import Fault
-from modelops.serving.loader import LoadedVersion, RegistrySource, Source
+from modelops.serving.sources import RegistrySource, Source
+
+if TYPE_CHECKING:
+    from modelops.serving.loader import LoadedVersion
 
 ENV_ADMIN_TOKEN = "MODELOPS_ADMIN_TOKEN"
 
@@ -63,9 +67,6 @@ def serve(
     poll_seconds: float = 2.0,
     on_ready: Callable[[str, LoadedVersion], None] | None = None,
 ) -> None:
-    from modelops.serving.server import ServeOptions
-    from modelops.serving.server import serve as run_server
-
     if version is not None and follow:
         raise BadInput("--version and --follow disagree: --follow serves whatever models.yaml pins; drop one")
     if not 0 <= port <= 65535:
@@ -83,6 +84,9 @@ def serve(
         )
     tracking_uri = ctx.tracking_uri
     fault = Fault.from_env(os.environ)
+    from modelops.serving.server import ServeOptions
+    from modelops.serving.server import serve as run_server
+
     options = ServeOptions(
         name=model,
         model=model,

@@ -35,8 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, _ = build_parser().parse_known_args(argv)
     try:
         from modelops.serving.fault import Fault
-        from modelops.serving.loader import DirectorySource
         from modelops.serving.server import ServeOptions, serve
+        from modelops.serving.sources import DirectorySource
 
         serve(
             ServeOptions(

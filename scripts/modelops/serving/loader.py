@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.errors import ExternalError
+from modelops.serving.sources import DirectorySource, Source
 from modelops.serving.summaries import FeatureSpec, feature_specs
 
 log = logging.getLogger("modelops.serving")
@@ -32,42 +33,6 @@ ENV_PROFILE = "MODELOPS_DATA_PROFILE"
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RegistrySource:
-    registered_model: str
-    version: int
-    tracking_uri: str
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.registered_model}/{self.version}"
-
-    @property
-    def label(self) -> str:
-        return str(self.version)
-
-    def describe(self) -> str:
-        return f"{self.registered_model} v{self.version} ({self.tracking_uri})"
-
-
-@dataclass(frozen=True)
-class DirectorySource:
-    path: Path
-    version: str
-    run_id: str | None = None
-    tracking_uri: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.version
-
-    def describe(self) -> str:
-        return f"{self.path} (version {self.version})"
-
-
-Source = RegistrySource | DirectorySource
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from fastapi.responses import JSONResponse
 
 from modelops.errors import BadInput, ModelOpsError
 from modelops.serving.fault import Fault, FaultSwitch
-from modelops.serving.loader import LoadedVersion, Source, load, warm_up
+from modelops.serving.loader import LoadedVersion, load, warm_up
+from modelops.serving.sources import Source
 
 if TYPE_CHECKING:
     from modelops.serving.predictor import Predictor
