@@ -51,11 +51,15 @@ def require_binary(name: str) -> str:
     pytest.skip(message)
 
 
-def run(cmd: list[str], cwd: Path | None = None, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], cwd: Path | None = None, check: bool = True, **kw: object
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=cwd, check=check, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
 
 
-def modelops(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def modelops(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
