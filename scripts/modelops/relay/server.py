@@ -103,6 +103,8 @@ class ModelsWatch:
         if (stat.st_mtime_ns, stat.st_size, stat.st_ino) == self._stamp:
             return self._state
         with self._lock:
+            if (stat.st_mtime_ns, stat.st_size, stat.st_ino) == self._stamp:
+                return self._state  # another request reloaded it while this one waited
             try:
                 self._state = self._load()
                 self._log("models_reloaded", path=str(self.path))
