@@ -265,3 +265,21 @@ def test_cli_without_a_production_change_never_asks_the_registry(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok   scope:" in result.stdout
+
+
+def test_the_flow_asks_a_facts_provider_for_the_pull_request(tmp_path, registry_uri, monkeypatch):
+    from modelops.context import Context
+    from modelops.flows.policy import check_policy
+
+    repo = make_repo(tmp_path / "repo", with_production(version=3, previous=2), commit=True)
+    write_models(repo, with_production(version=3, previous=2, canary={"version": 4, "traffic": 10}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry_uri)
+    asked = []
+
+    def provider(number):
+        asked.append(number)
+        return PullRequestFacts(number=number, approvals=("bob",), author="carol")
+
+    result = check_policy(Context(repo=repo), "HEAD", pr=31, facts_provider=provider)
+    assert asked == [31]
+    assert result.allowed, result.decisions

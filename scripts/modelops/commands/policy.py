@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "owner approval, evaluation and lineage tags on each newly served version, no quarantined version, "
         "a canary step before 100 %%, one model per PR unless labelled multi-model, two owner approvals under "
         "the override label; rollbacks pass without review. Pull-request facts come from the flags "
-        "(--approvals, --labels, --author), stated explicitly by the caller. Exit 0 allowed, 1 denied (each "
+        "(--approvals, --labels, --author) when given; otherwise, with --pr N, from the configured forge (the "
+        "sandbox's local forge, or GitHub via GITHUB_TOKEN and GITHUB_REPOSITORY). Exit 0 allowed, 1 denied (each "
         "denial names the rule and the fix). --json prints {allowed, decisions: [{rule, passed, message, fix}]}.",
     )
     check.add_argument(
@@ -40,10 +41,15 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 def run_check(args: argparse.Namespace) -> int:
     from modelops.context import Context
-    from modelops.flows.policy import check_policy, explicit_facts
+    from modelops.flows.policy import check_policy, explicit_facts, forge_facts_provider
 
-    facts = explicit_facts(args.pr, args.approvals, args.labels, args.author)
-    result = check_policy(Context.discover(args.repo), args.base, pr=args.pr, facts=facts)
+    ctx = Context.discover(args.repo)
+    stated = any(v is not None for v in (args.approvals, args.labels, args.author))
+    provider = forge_facts_provider(ctx) if args.pr is not None and not stated else None
+    facts = (
+        None if provider is not None else explicit_facts(args.pr, args.approvals, args.labels, args.author)
+    )
+    result = check_policy(ctx, args.base, pr=args.pr, facts=facts, facts_provider=provider)
     lines = [d.render() for d in result.decisions]
     lines.append("allowed" if result.allowed else f"denied: {len(result.denials)} rule(s) failed")
     emit(args, result.as_dict(), "\n".join(lines))

@@ -62,6 +62,22 @@ def explicit_facts(
     )
 
 
+def forge_facts_provider(ctx: Context) -> FactsProvider | None:
+    """PR facts from the configured forge (the sandbox's local forge, or GitHub); None when there is none."""
+    if ctx.forge_kind == "none":
+        return None
+
+    def provide(number: int | None) -> PullRequestFacts:
+        if number is None:
+            return PullRequestFacts(number=None)
+        from modelops.flows.propose import forge_for
+
+        pr = forge_for(ctx).get(number)
+        return PullRequestFacts(number=pr.number, labels=pr.labels, approvals=pr.approvals, author=pr.author)
+
+    return provide
+
+
 def check_policy(
     ctx: Context,
     base_ref: str,
