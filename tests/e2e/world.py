@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from modelops.core.document import ModelsDocument
+from modelops.output import step
 from tests.helpers import modelops
 
 MODEL = "churn"
@@ -115,18 +116,21 @@ def register_versions(clone: Path, sandbox: dict[str, str], count: int) -> dict[
 
 def build_world(root: Path) -> World:
     workdir = root / "sandbox"
-    _checked(modelops("sandbox", "create", str(workdir)), "modelops sandbox create")
+    with step(f"creating a sandbox in {workdir}"):
+        _checked(modelops("sandbox", "create", str(workdir)), "modelops sandbox create")
     clone = workdir / "repo"
     sandbox = json.loads((clone / ".modelops" / "sandbox.json").read_text("utf-8"))
-    run_ids = register_versions(clone, sandbox, 2)
+    with step("registering churn v1 and v2"):
+        run_ids = register_versions(clone, sandbox, 2)
 
     doc = ModelsDocument.load(clone / "models.yaml")
     doc.promote(MODEL, ENV, 1, at="2026-01-01T00:00:00Z", by="e2e", reason="first version", run_id=run_ids[1])
     doc.promote(MODEL, ENV, 2, at="2026-01-02T00:00:00Z", by="e2e", reason="newer version", run_id=run_ids[2])
     (clone / "models.yaml").write_text(doc.dump(), encoding="utf-8")
-    _checked(modelops("render", cwd=clone), "modelops render")
-    git(clone, "add", "-A", "models.yaml", "applications")
-    git(clone, "commit", "--quiet", "-m", "promote churn v2 to production")
-    git(clone, "push", "--quiet", "origin", "HEAD:main")
-    _checked(modelops("sync-registry", cwd=clone), "modelops sync-registry")
+    with step("committing production = v2 (previous v1) to origin and syncing the registry"):
+        _checked(modelops("render", cwd=clone), "modelops render")
+        git(clone, "add", "-A", "models.yaml", "applications")
+        git(clone, "commit", "--quiet", "-m", "promote churn v2 to production")
+        git(clone, "push", "--quiet", "origin", "HEAD:main")
+        _checked(modelops("sync-registry", cwd=clone), "modelops sync-registry")
     return World(workdir, clone, Path(sandbox["origin"]), sandbox["tracking_uri"], run_ids)

@@ -379,6 +379,10 @@ class Traffic:
         with self._lock:
             return list(self.responses)
 
+    def first_answer_from(self, version: str) -> float | None:
+        """When `version` first answered (its X-Model-Version header), or None."""
+        return next((r.at for r in self.snapshot() if r.version == version), None)
+
     def counts(self, since: float = 0.0) -> Counter[tuple[str | None, int]]:
         """(version, HTTP status) → how many answers, from `since` (unix seconds) on."""
         return Counter((r.version, r.status) for r in self.snapshot() if r.at >= since)
