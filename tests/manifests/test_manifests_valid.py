@@ -202,7 +202,14 @@ def test_validate_crds_rejects_a_misspelt_field(rendered, crd_verdicts):
 
 def test_argocd_bootstrap_builds_and_validates(argocd, crd_verdicts):
     kinds = sorted(d["kind"] for d in argocd)
-    assert kinds == ["AppProject", "AppProject", "Application", "ApplicationSet", "ApplicationSet"]
+    assert kinds == [
+        "AppProject",
+        "AppProject",
+        "Application",
+        "ApplicationSet",
+        "ApplicationSet",
+        "ApplicationSet",
+    ]
     assert all(d["metadata"]["namespace"] == "argocd" for d in argocd)
     assert set(validate_core_strictly(argocd)) == {"AppProject", "Application", "ApplicationSet"}
     if SHARED.exists():
