@@ -377,3 +377,20 @@ def test_the_ledger_survives_reopening(ctx: Context) -> None:
     _ask(ctx, T0)
     reopened = Ledger.at(ctx.state_dir)
     assert len(reopened.runs("churn")) == 1
+
+
+def test_locally_an_allowed_run_starts_a_detached_executor_that_records_its_end(ctx: Context) -> None:
+    import time
+
+    assert flow.select_dispatch(ctx).__qualname__.startswith("subprocess_dispatch")
+    decision = flow.request_retrain(ctx, model="churn", severity="major", reason="drift", source="drift")
+    assert decision.go and decision.handle and decision.handle.startswith("pid ")
+    ledger = flow.ledger_for(ctx)
+    deadline = time.monotonic() + 120
+    while ledger.run(decision.run_id)["finished_at"] is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    run = ledger.run(decision.run_id)
+    # This repository has no DVC-declared data, so training fails; the detached run says so itself.
+    assert run["outcome"] == "failed" and run["detail"]
+    log = (ctx.state_dir / "retrain" / f"run-{decision.run_id}.log").read_text()
+    assert "retrain_started" in log

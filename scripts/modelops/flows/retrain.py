@@ -270,22 +270,14 @@ class RetrainOutcome:
         }
 
 
-def _default_train() -> Callable[..., Any]:
-    from modelops.flows.train import train
+def _flow(module: str, name: str) -> Callable[..., Any]:
+    import importlib
 
-    return train
-
-
-def _default_evaluate() -> Callable[..., Any]:
-    from modelops.flows.evaluate import evaluate
-
-    return evaluate
-
-
-def _default_propose() -> Callable[..., Any]:
-    from modelops.flows.propose import propose
-
-    return propose
+    try:
+        found: Callable[..., Any] = getattr(importlib.import_module(f"modelops.flows.{module}"), name)
+    except (ImportError, AttributeError) as exc:
+        raise ExternalError(f"the {module} flow is not available in this installation ({exc})") from None
+    return found
 
 
 def _pr_of(result: Any) -> str | None:
@@ -322,7 +314,7 @@ def run_retrain(
     outcome = "failed"
     detail = ""
     try:
-        result = (train or _default_train())(ctx, model)
+        result = (train or _flow("train", "train"))(ctx, model)
         version = int(result.version)
         mlflow_run = getattr(result, "run_id", None)
         evidence = out_dir or (ctx.state_dir / "retrain" / f"run-{run_id}")
@@ -330,11 +322,13 @@ def run_retrain(
         if version in spec.quarantined_anywhere():
             outcome, detail = "refused_quarantined", f"v{version} is quarantined"
             raise Denied(f"{model}: trained v{version} is quarantined; it is never proposed")
-        report = (evaluate or _default_evaluate())(ctx, model, version, env=env, out_dir=evidence)
+        report = (evaluate or _flow("evaluate", "evaluate"))(ctx, model, version, env=env, out_dir=evidence)
         passed = bool(report.passed)
         pr: str | None = None
         if passed:
-            proposed = (propose or _default_propose())(ctx, model, version, env, evidence_dir=evidence)
+            proposed = (propose or _flow("propose", "propose"))(
+                ctx, model, version, env, evidence_dir=evidence
+            )
             pr = _pr_of(proposed)
             outcome, detail = "proposed", f"v{version} proposed for {env}" + (f": {pr}" if pr else "")
         else:
