@@ -50,9 +50,9 @@ SUPPORTED_METRICS = ("roc_auc",)
 PLAIN_RULE_DELTA = 0.005
 DECISION_THRESHOLD = 0.5
 ECE_BINS = 10
-# Elements (resamples × rows) per block: arrays of a few MB stay in the allocator's reuse path
-# (bigger ones cost page faults on every block, which dominated the run time).
-BLOCK_ELEMENTS = 400_000
+# Elements (resamples × rows) per block. Measured: blocks of ≤ 1 MB arrays run 2–3× faster than
+# 3–16 MB ones (fresh large allocations cost page faults on every block and fall out of cache).
+BLOCK_ELEMENTS = 100_000
 
 
 # -- AUC ---------------------------------------------------------------------------------------------
@@ -85,11 +85,16 @@ class _Ranked:
         tied = bool(np.any(below != at_or_below))
         return cls(positives, negatives_sorted, below, at_or_below if tied else None)
 
-    def auc_of_counts(self, counts: IntArray) -> FloatArray:
-        """AUC for each row of `counts` (resamples × rows: how often each row was drawn)."""
+    def auc_of_counts(self, counts: IntArray, positive_counts: IntArray | None = None) -> FloatArray:
+        """AUC for each row of `counts` (resamples × rows: how often each row was drawn).
+
+        `positive_counts` (counts[:, positives]) is the same for every model; pass it to share it.
+        """
         resamples = counts.shape[0]
-        positive_counts = counts[:, self.positives]
-        running = np.zeros((resamples, len(self.negatives_sorted) + 1), dtype=np.int64)
+        if positive_counts is None:
+            positive_counts = counts[:, self.positives]
+        running = np.empty((resamples, len(self.negatives_sorted) + 1), dtype=np.int64)
+        running[:, 0] = 0
         np.cumsum(counts[:, self.negatives_sorted], axis=1, out=running[:, 1:])
         w_neg = running[:, -1]
         w_pos = positive_counts.sum(axis=1)
@@ -145,9 +150,10 @@ def resample_blocks(n: int, samples: int, seed: int) -> Iterator[IntArray]:
 
 
 def _counts(indices: IntArray, n: int) -> IntArray:
-    rows = indices.shape[0]
-    offsets = (np.arange(rows, dtype=np.int64) * n)[:, None]
-    counts: IntArray = np.bincount((indices + offsets).ravel(), minlength=rows * n).reshape(rows, n)
+    """How often each row was drawn, per resample (row by row: no resamples × n temporary)."""
+    counts: IntArray = np.empty(indices.shape, dtype=np.int64)
+    for row, drawn in enumerate(indices):
+        counts[row] = np.bincount(drawn, minlength=n)
     return counts
 
 
@@ -162,7 +168,8 @@ def bootstrap_aucs(
 
     def block(b: int) -> FloatArray:
         counts = _counts(_block_indices(n, samples, seed, b), n)
-        return np.stack([r.auc_of_counts(counts) for r in ranked])
+        positive_counts = counts[:, ranked[0].positives] if ranked else None
+        return np.stack([r.auc_of_counts(counts, positive_counts) for r in ranked])
 
     threads = workers or min(2, os.cpu_count() or 1)
     if threads > 1 and block_count > 1:
