@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import argparse
+
+from modelops.output import emit
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "demo",
+        parents=[parent],
+        help="close the whole loop on this machine with real components, as a timeline",
+        description="Build a sandbox and run the loop: train v1 → evaluate → propose → approve → merge → "
+        "sync-registry → serve; train v2 → canary → 100 %; inject a fault → Prometheus alert → Alertmanager "
+        "→ relay → rollback commit → serving converges; shifted traffic → drift → debounced retrain → v3 PR "
+        "waiting for a human. Exit 0 when every step passed.",
+    )
+    p.add_argument("--workdir", metavar="DIR", help="where to build the sandbox (default: a new temp dir)")
+    p.add_argument("--quick", action="store_true", help="the test profile: shorter waits")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from modelops.context import Context
+    from modelops.flows.demo import run_demo
+
+    source = Context.discover(args.repo).repo
+    result = run_demo(
+        Path(args.workdir) if args.workdir else None, source=source, quick=args.quick, echo=True
+    )
+    data = result.as_dict()
+    if args.json:
+        data["steps"] = [
+            {"name": s["name"], "ok": s["ok"], "seconds": s["seconds"], "detail": s["detail"]}
+            for s in data["steps"]
+        ]
+    emit(args, data, None)
+    return 0 if result.ok else 1
