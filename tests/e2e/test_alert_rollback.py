@@ -23,6 +23,7 @@ from modelops.flows.loop import (
     Traffic,
     VersionFault,
     branch_head,
+    parse_timestamp,
     poll,
     sample_rows,
     start_relay,
@@ -138,7 +139,6 @@ def test_an_alert_on_a_failing_version_rolls_it_back_by_a_commit_and_the_server_
             world.origin, after=origin_before, subject_prefix=f"rollback {MODEL} {ENV}", timeout=90
         )
         times.commit_seen, times.commit_time = commit.observed_at, commit.committed_at
-        dispatched = wait_for_relay_dispatch(relay, kind="rollback", model=MODEL, timeout=60)
         wait_for_serving_version(serving.url, MODEL, GOOD, timeout=60)
         times.serving_converged = poll(
             "traffic answered by v1", lambda: (traffic.first_answer_from(GOOD), "not yet"), timeout=30
@@ -152,6 +152,8 @@ def test_an_alert_on_a_failing_version_rolls_it_back_by_a_commit_and_the_server_
             30,
         )
         after_swap = traffic.counts(since=settled)
+    # The relay logs the dispatch once the registry has followed too, which may be after all of the above.
+    dispatched = wait_for_relay_dispatch(relay, kind="rollback", model=MODEL, timeout=60)
 
     # The alert judged v2 only after its burn-in, and fired only after `for` more.
     assert firing.active_at - times.version_start >= burn_in
@@ -182,6 +184,7 @@ def test_an_alert_on_a_failing_version_rolls_it_back_by_a_commit_and_the_server_
     firing_now = [a for a in stack.alerts() if a["labels"]["alertname"] == ALERT and a["state"] == "firing"]
     assert not firing_now, firing_now
 
+    times.extra["relay_dispatched_logged"] = parse_timestamp(dispatched["ts"])
     figures = times.as_dict()
     (tmp_path / "loop-times.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     durations = figures["durations"]

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from modelops.context import Context
 from modelops.core.document import ModelsDocument
+from modelops.flows.render import render
+from modelops.flows.sync_registry import sync_registry
 from modelops.output import step
 from tests.helpers import modelops
 
@@ -128,9 +131,13 @@ def build_world(root: Path) -> World:
     doc.promote(MODEL, ENV, 2, at="2026-01-02T00:00:00Z", by="e2e", reason="newer version", run_id=run_ids[2])
     (clone / "models.yaml").write_text(doc.dump(), encoding="utf-8")
     with step("committing production = v2 (previous v1) to origin and syncing the registry"):
-        _checked(modelops("render", cwd=clone), "modelops render")
+        # The flows behind `modelops render` and `modelops sync-registry`, in this process: MLflow is
+        # imported here already, and a cold CLI start would pay for it twice more.
+        ctx = Context(repo=clone)
+        render(ctx)
         git(clone, "add", "-A", "models.yaml", "applications")
         git(clone, "commit", "--quiet", "-m", "promote churn v2 to production")
         git(clone, "push", "--quiet", "origin", "HEAD:main")
-        _checked(modelops("sync-registry", cwd=clone), "modelops sync-registry")
+        synced = {(a.alias, a.desired) for a in sync_registry(ctx)}
+        assert {("production", 2), ("production-previous", 1)} <= synced, synced
     return World(workdir, clone, Path(sandbox["origin"]), sandbox["tracking_uri"], run_ids)

@@ -103,6 +103,7 @@ class ManagedProcess:
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self._files: list[IO[bytes]] = []
+        self._stopped = False
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,8 +161,8 @@ class ManagedProcess:
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM to the process group, then SIGKILL after `timeout`; returns the exit code."""
         proc = self.proc
-        if proc is None:
-            return None
+        if proc is None or self._stopped:
+            return proc.returncode if proc else None
         try:
             if proc.poll() is None:
                 self._signal_group(proc.pid, signal.SIGTERM)
@@ -173,6 +174,8 @@ class ManagedProcess:
             # Grandchildren left behind in the group go too.
             self._signal_group(proc.pid, signal.SIGKILL)
         finally:
+            # Never signal the group again: once empty, its id may belong to someone else.
+            self._stopped = True
             self._close_files()
             with _live_lock:
                 _live.discard(self)
