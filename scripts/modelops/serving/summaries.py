@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,10 @@ def feature_specs(
     return specs
 
 
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 @dataclass
 class _Numeric:
     spec: FeatureSpec
@@ -145,19 +150,20 @@ class FeatureSummaries:
             if name not in frame.columns:
                 continue
             column = frame[name]
-            missing_mask = column.isna().to_numpy()
-            present = column[~missing_mask]
             if isinstance(summary, _Numeric):
-                values = pd.to_numeric(present, errors="coerce").to_numpy(dtype=float)
-                bad = ~np.isfinite(values)
-                values = values[~bad]
-                # side="left" puts a value equal to an edge into that edge's bucket: Prometheus' `le`.
+                try:
+                    values = column.to_numpy(dtype=float, na_value=np.nan)
+                except (TypeError, ValueError):
+                    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+                finite = np.isfinite(values)
+                values = values[finite]
+                # side="left" puts a value equal to an edge into that edge's bin: Prometheus' `le`.
                 index = np.searchsorted(np.asarray(summary.spec.edges, dtype=float), values, side="left")
                 binned = np.bincount(index, minlength=len(summary.counts))
-                updates.append((summary, binned, int(missing_mask.sum() + bad.sum()), float(values.sum())))
+                updates.append((summary, binned, int(len(finite) - finite.sum()), float(values.sum())))
             else:
-                counted = present.astype(str).value_counts()
-                updates.append((summary, counted, int(missing_mask.sum()), 0.0))
+                counted = Counter(str(v) for v in column.tolist() if not _missing(v))
+                updates.append((summary, counted, len(column) - sum(counted.values()), 0.0))
         with self._lock:
             self.n += len(frame)
             for summary, counted, missing, total in updates:
