@@ -180,6 +180,7 @@ def test_an_alert_on_a_failing_version_rolls_it_back_by_a_commit_and_the_server_
     # The bad version really failed, and once the server followed the commit it answered well.
     before_swap = traffic.counts()
     assert before_swap[(BAD, 500)] > 0 and before_swap[(BAD, 200)] > 0, before_swap
+    assert {status for _, status in before_swap} <= {200, 500}, before_swap
     assert set(after_swap) == {(GOOD, 200)}, after_swap
     firing_now = [a for a in stack.alerts() if a["labels"]["alertname"] == ALERT and a["state"] == "firing"]
     assert not firing_now, firing_now

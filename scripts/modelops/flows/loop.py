@@ -250,12 +250,23 @@ def start_stack(
 # -- traffic --------------------------------------------------------------------------------------
 
 
-def sample_rows(csv_path: Path, limit: int = 200, drop: Sequence[str] = ()) -> list[dict[str, str]]:
-    """Rows of a data file to send as predictions (the server coerces the values to the signature)."""
+def _json_value(text: str) -> str | float | None:
+    """A CSV cell as a client would send it: empty is missing, a number is a number."""
+    if text == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def sample_rows(csv_path: Path, limit: int = 200, drop: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Rows of a data file to send as predictions, numbers as JSON numbers and empty cells as null."""
     rows = []
     with csv_path.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            rows.append({k: v for k, v in row.items() if k not in drop})
+            rows.append({k: _json_value(v) for k, v in row.items() if k not in drop})
             if len(rows) >= limit:
                 break
     if not rows:
@@ -286,7 +297,7 @@ class Traffic:
         self,
         url: str,
         model: str,
-        rows: Sequence[Mapping[str, str]],
+        rows: Sequence[Mapping[str, Any]],
         *,
         rate: float = 5.0,
         fault: VersionFault | None = None,
@@ -342,7 +353,7 @@ class Traffic:
             next_at += self.interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
-    def _predict(self, row: Mapping[str, str]) -> Response:
+    def _predict(self, row: Mapping[str, Any]) -> Response:
         body = json.dumps({"instances": [dict(row)]}).encode("utf-8")
         request = urllib.request.Request(
             f"{self.url}/v1/models/{self.model}:predict",
