@@ -118,3 +118,34 @@ def test_a_new_version_takes_the_info_series_and_a_returning_one_keeps_its_count
     assert back.snapshot()["n"] == 2
     assert [lbl["version"] for lbl, _ in scraped.find(contract.MODEL_INFO)] == ["1"]
     assert {lbl["version"]: v for lbl, v in scraped.find(contract.VERSION_START)} == {"1": 3.0, "2": 2.0}
+
+
+def test_a_profile_with_both_edges_and_quantiles_bins_on_its_edges() -> None:
+    # Training logs the deciles and, apart, the inner edges drift detection computes; the edges win.
+    profile = {"x": {"kind": "numeric", "quantiles": {"0.1": 1.5, "0.5": 4.0}, "edges": [1.0, 4.0, 9.0]}}
+
+    (spec,) = feature_specs({"x": "double"}, profile)
+
+    assert spec.edges == (1.0, 4.0, 9.0)
+
+
+def test_drift_detection_reads_the_snapshot_as_the_same_bins_it_would_count_itself() -> None:
+    from modelops.core.drift import CategoricalCounts, NumericHistogram, bin_counts, parse_snapshot
+
+    edges = [1.0, 4.0, 9.0]
+    values = [0.0, 1.0, 1.0, 2.5, 4.0, 9.0, 12.0, np.nan]
+    summaries = FeatureSummaries(feature_specs({"x": "double", "c": "string"}, {"x": {"edges": edges}}))
+    summaries.observe(pd.DataFrame({"x": values, "c": ["a", "b", "a", None, "a", "b", "a", "a"]}))
+
+    parsed, n = parse_snapshot(summaries.snapshot(), "snapshot")
+
+    assert n == len(values)
+    numeric, categorical = parsed["x"], parsed["c"]
+    assert isinstance(numeric, NumericHistogram) and isinstance(categorical, CategoricalCounts)
+    np.testing.assert_array_equal(numeric.edges, edges)
+    np.testing.assert_array_equal(
+        numeric.counts, bin_counts([v for v in values if not math.isnan(v)], np.array(edges))
+    )
+    assert numeric.n_missing == 1
+    assert dict(categorical.counts) == {"a": 5, "b": 2}
+    assert categorical.n_missing == 1
