@@ -164,9 +164,9 @@ def start_serving(
     process = ManagedProcess(
         f"serve {model}/{env}",
         argv,
-        logdir / "serve.log",
+        logdir / f"serve-{model}-{env}.log",
         env={**os.environ, **(extra_env or {})},
-        stdout_path=logdir / "serve.out",
+        stdout_path=logdir / f"serve-{model}-{env}.out",
     )
 
     def ready_url() -> str | None:
