@@ -107,7 +107,8 @@ def _weaker_params(repo: Path, workdir: Path) -> Path:
     import yaml
 
     params = yaml.safe_load((repo / "params.yaml").read_text("utf-8"))
-    params[MODEL]["train"].update(estimator="logistic_regression")
+    keep = {k: v for k, v in params[MODEL]["train"].items() if k in ("validation_fraction", "random_state")}
+    params[MODEL]["train"] = {**keep, "estimator": "logistic_regression", "C": 0.05, "max_iter": 300}
     path = workdir / "params-v1.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return path
