@@ -13,12 +13,18 @@ from modelops.adapters.registry import Registry
 from modelops.errors import BadInput, ExternalError
 
 
-@pytest.fixture(params=["sqlite", "server"])
-def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    if request.param == "server":
-        return Registry(request.getfixturevalue("mlflow_server"))
+@pytest.fixture(scope="module")
+def sqlite_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    # One database per module: creating MLflow's schema costs seconds; tests use unique names instead.
     root = tmp_path_factory.mktemp("registry")
     return Registry(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri())
+
+
+@pytest.fixture(params=["sqlite", "server"])
+def registry(request: pytest.FixtureRequest) -> Registry:
+    if request.param == "server":
+        return Registry(request.getfixturevalue("mlflow_server"))
+    return request.getfixturevalue("sqlite_registry")
 
 
 def _tiny_model() -> tuple[object, pd.DataFrame]:
@@ -89,7 +95,7 @@ def test_aliasing_a_missing_version_is_bad_input(registry: Registry) -> None:
 
 def test_an_exception_inside_a_run_ends_it_failed(registry: Registry) -> None:
     run_id = None
-    with pytest.raises(RuntimeError), registry.run("exp-failing") as run:
+    with pytest.raises(RuntimeError), registry.run(f"exp-failing-{uuid.uuid4().hex[:6]}") as run:
         run_id = run.run_id
         raise RuntimeError("boom")
     assert registry.run_status(run_id) == "FAILED"
@@ -107,12 +113,14 @@ def test_links_point_at_the_ui(registry: Registry) -> None:
         assert url.startswith(f"mlflow ui --backend-store-uri {registry.tracking_uri} then open http://")
 
 
-def test_experiment_created_with_the_configured_artifact_root(tmp_path) -> None:
-    root = (tmp_path / "artifacts").as_uri()
-    registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", root)
-    experiment_id = registry.experiment_id("exp")
-    assert registry.experiment_id("exp") == experiment_id
-    assert registry.client.get_experiment(experiment_id).artifact_location == root
+def test_experiment_created_with_the_configured_artifact_root(sqlite_registry: Registry) -> None:
+    name = f"exp-{uuid.uuid4().hex[:8]}"
+    experiment_id = sqlite_registry.experiment_id(name)
+    assert sqlite_registry.experiment_id(name) == experiment_id
+    assert (
+        sqlite_registry.client.get_experiment(experiment_id).artifact_location
+        == sqlite_registry.artifact_root
+    )
 
 
 def test_an_unreachable_server_is_an_external_error_within_bounded_time(monkeypatch) -> None:
