@@ -291,6 +291,18 @@ class Registry:
             )
         )
 
+    def download_text(self, run_id: str, path: str) -> str:
+        """A text artifact of a run (e.g. the evaluation report a promotion PR quotes)."""
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory(prefix="modelops-artifact-") as tmp:
+            local = self._call(
+                f"downloading {path} of run {run_id}",
+                lambda: self.client.download_artifacts(run_id, path, tmp),
+            )
+            return Path(local).read_text("utf-8")
+
     def load_sklearn(self, name: str, version: int) -> Any:
         """The version's scikit-learn Pipeline (score with predict_proba(df)[:, 1]).
 
