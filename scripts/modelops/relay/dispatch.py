@@ -48,6 +48,9 @@ class FlowDispatcher:
         self._serial = threading.Lock()
         if rollback_via is not None:
             self.name = "github"
+        else:
+            # The first rollback should not pay for importing MLflow: warm the imports while idle.
+            threading.Thread(target=_warm_imports, name="modelops-warm-imports", daemon=True).start()
 
     def rollback(self, incident: Incident) -> Outcome:
         if self.github is not None:
@@ -114,3 +117,18 @@ def dispatcher_for(
 
         return FlowDispatcher(ctx, GitHubRollbackDispatch.from_env(ctx.env, mode=github_mode, ref=github_ref))
     return FlowDispatcher(ctx)
+
+
+def _warm_imports() -> None:
+    import importlib
+
+    for module in (
+        "modelops.flows.rollback",
+        "modelops.flows.sync_registry",
+        "modelops.flows.render",
+        "mlflow",
+    ):
+        try:
+            importlib.import_module(module)
+        except Exception:  # a missing optional piece shows up, with its reason, at dispatch time
+            return
