@@ -151,6 +151,9 @@ def resample_blocks(n: int, samples: int, seed: int) -> Iterator[IntArray]:
 
 def _counts(indices: IntArray, n: int) -> IntArray:
     """How often each row was drawn, per resample (row by row: no resamples × n temporary)."""
+    if indices.shape[0] == 1:  # large n: one resample per block, no copy
+        single: IntArray = np.bincount(indices[0], minlength=n)[None, :]
+        return single
     counts: IntArray = np.empty(indices.shape, dtype=np.int64)
     for row, drawn in enumerate(indices):
         counts[row] = np.bincount(drawn, minlength=n)
