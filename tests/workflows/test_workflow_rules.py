@@ -66,16 +66,17 @@ def test_pr_gate_runs_on_pull_requests_to_main_and_again_when_approvals_or_label
     ] == []
 
 
-def test_policy_check_gets_the_pull_request_facts_from_the_event_and_the_reviews() -> None:
+def test_policy_check_reads_the_pull_request_from_github_through_the_forge() -> None:
     step = next(s for s in WORKFLOWS["pr"]["jobs"]["policy"]["steps"] if s.get("id") == "check")
     assert step["env"]["BASE_REF"] == "${{ github.event.pull_request.base.ref }}", (
         "github.base_ref is empty on reviews"
     )
-    assert step["env"]["AUTHOR"] == "${{ github.event.pull_request.user.login }}"
-    assert step["env"]["LABELS"] == "${{ join(github.event.pull_request.labels.*.name, ',') }}"
-    assert step["env"]["APPROVALS"] == "${{ steps.reviews.outputs.approvals }}"
-    for flag, var in (("--base", "origin/$BASE_REF"), ("--approvals", "$APPROVALS"), ("--labels", "$LABELS")):
-        assert f'{flag} "{var}"' in step["run"]
+    assert step["env"]["PR_NUMBER"] == "${{ github.event.pull_request.number }}"
+    # Reviews, labels and the author come from GitHubForge.pull_request_facts, not from bash.
+    assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert '--base "origin/$BASE_REF" --pr "$PR_NUMBER"' in step["run"]
+    assert "--approvals" not in step["run"] and "gh api" not in str(WORKFLOWS["pr"])
+    assert WORKFLOWS["pr"]["jobs"]["policy"]["permissions"]["pull-requests"] == "read"
 
 
 def test_training_runs_on_merges_that_change_what_the_model_learns_from() -> None:

@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     check.add_argument(
         "--author", metavar="LOGIN", help="the pull request's author (their approval never counts)"
     )
+    check.add_argument(
+        "--markdown",
+        metavar="FILE",
+        help="also write the verdict as Markdown (for a PR comment or job summary)",
+    )
     check.set_defaults(handler=run_check)
 
 
@@ -52,5 +57,18 @@ def run_check(args: argparse.Namespace) -> int:
     result = check_policy(ctx, args.base, pr=args.pr, facts=facts, facts_provider=provider)
     lines = [d.render() for d in result.decisions]
     lines.append("allowed" if result.allowed else f"denied: {len(result.denials)} rule(s) failed")
+    if args.markdown:
+        from pathlib import Path
+
+        table = "\n".join(
+            f"| {'✅' if d.passed else '❌'} | `{d.rule}` | {d.message} | {d.fix if not d.passed else ''} |"
+            for d in result.decisions
+        )
+        verdict = "allowed" if result.allowed else f"**denied**: {len(result.denials)} rule(s) failed"
+        text = f"### Promotion policy: {verdict}\n\n| | rule | finding | fix |\n|---|---|---|---|\n{table}\n"
+        path = Path(args.markdown)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
     emit(args, result.as_dict(), "\n".join(lines))
     return 0 if result.allowed else 1
