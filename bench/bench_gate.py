@@ -193,7 +193,7 @@ def quality_rows(pairs: int, samples: int) -> tuple[list[dict[str, Any]], dict[s
 def speed_rows(quick: bool) -> list[dict[str, Any]]:
     from sklearn.metrics import roc_auc_score
 
-    from modelops.core.gate import bootstrap_aucs, resample_blocks
+    from modelops.core.gate import bootstrap_aucs, resample_blocks, resample_order
 
     rng = np.random.default_rng(7)
     y = (rng.random(SPEED_ROWS) < PREVALENCE).astype(np.int64)
@@ -211,8 +211,9 @@ def speed_rows(quick: bool) -> list[dict[str, Any]]:
     naive = np.empty((2, naive_samples))
     done = 0
     started = time.perf_counter()
+    order = resample_order(y, champion)
     for block in resample_blocks(SPEED_ROWS, SPEED_SAMPLES, seed):
-        for idx in block:
+        for idx in order[block]:
             if done == naive_samples:
                 break
             naive[0, done] = roc_auc_score(y[idx], champion[idx])

@@ -72,6 +72,7 @@ class _Ranked:
     negatives_sorted: NDArray[np.intp]
     below: NDArray[np.intp]
     at_or_below: NDArray[np.intp] | None  # None when no positive ties with a negative
+    negatives_first: bool = False  # rows are laid out as resample_order makes them: slice, don't gather
 
     @classmethod
     def of(cls, labels: IntArray, scores: FloatArray) -> _Ranked:
@@ -83,7 +84,8 @@ class _Ranked:
         below = np.searchsorted(negative_scores, positive_scores, side="left")
         at_or_below = np.searchsorted(negative_scores, positive_scores, side="right")
         tied = bool(np.any(below != at_or_below))
-        return cls(positives, negatives_sorted, below, at_or_below if tied else None)
+        contiguous = bool(np.array_equal(negatives_sorted, np.arange(len(negatives))))
+        return cls(positives, negatives_sorted, below, at_or_below if tied else None, contiguous)
 
     def auc_of_counts(self, counts: IntArray, positive_counts: IntArray | None = None) -> FloatArray:
         """AUC for each row of `counts` (resamples × rows: how often each row was drawn).
@@ -91,11 +93,13 @@ class _Ranked:
         `positive_counts` (counts[:, positives]) is the same for every model; pass it to share it.
         """
         resamples = counts.shape[0]
+        n_neg = len(self.negatives_sorted)
         if positive_counts is None:
-            positive_counts = counts[:, self.positives]
-        running = np.empty((resamples, len(self.negatives_sorted) + 1), dtype=np.int64)
+            positive_counts = counts[:, n_neg:] if self.negatives_first else counts[:, self.positives]
+        running = np.empty((resamples, n_neg + 1), dtype=np.int64)
         running[:, 0] = 0
-        np.cumsum(counts[:, self.negatives_sorted], axis=1, out=running[:, 1:])
+        in_order = counts[:, :n_neg] if self.negatives_first else counts[:, self.negatives_sorted]
+        np.cumsum(in_order, axis=1, out=running[:, 1:])
         w_neg = running[:, -1]
         w_pos = positive_counts.sum(axis=1)
         twice_u = np.einsum("ij,ij->i", positive_counts, running[:, self.below])
@@ -139,6 +143,21 @@ def _block_indices(n: int, samples: int, seed: int, block: int) -> IntArray:
     return indices
 
 
+def resample_order(y: ArrayLike, first_model: ArrayLike) -> NDArray[np.intp]:
+    """The row order resample indices refer to: negatives by the first model's score, then positives.
+
+    Drawing positions uniformly in any fixed order of the rows is the same bootstrap; this order lets
+    the first model read its counts by slicing instead of gathering. Resample b of bootstrap_aucs
+    holds the rows `resample_order(y, models[0])[indices]` for the indices resample_blocks yields.
+    """
+    labels = _labels(y)
+    scores = _scores(first_model)
+    negatives = np.flatnonzero(labels != 1)
+    negatives = negatives[np.argsort(scores[negatives], kind="stable")]
+    order: NDArray[np.intp] = np.concatenate([negatives, np.flatnonzero(labels == 1)])
+    return order
+
+
 def resample_blocks(n: int, samples: int, seed: int) -> Iterator[IntArray]:
     """The bootstrap's row indices, block by block (resamples × n), reproducible from (n, samples, seed).
 
@@ -163,15 +182,20 @@ def _counts(indices: IntArray, n: int) -> IntArray:
 def bootstrap_aucs(
     y: ArrayLike, models: Sequence[ArrayLike], samples: int, seed: int, workers: int | None = None
 ) -> FloatArray:
-    """AUC of each model on each bootstrap resample (models × samples), all models on the same rows."""
+    """AUC of each model on each bootstrap resample (models × samples), all models on the same rows.
+
+    The rows of resample b are resample_order(y, models[0])[indices of resample b] (see resample_blocks).
+    """
     labels = _labels(y)
     n = len(labels)
-    ranked = [_Ranked.of(labels, _scores(s)) for s in models]
+    order = resample_order(labels, models[0]) if len(models) else np.arange(n)
+    labels = labels[order]
+    ranked = [_Ranked.of(labels, _scores(s)[order]) for s in models]
     block_count = math.ceil(samples / _per_block(n, samples)) if samples else 0
 
     def block(b: int) -> FloatArray:
         counts = _counts(_block_indices(n, samples, seed, b), n)
-        positive_counts = counts[:, ranked[0].positives] if ranked else None
+        positive_counts = counts[:, len(ranked[0].negatives_sorted) :] if ranked else None
         return np.stack([r.auc_of_counts(counts, positive_counts) for r in ranked])
 
     threads = workers or min(2, os.cpu_count() or 1)
