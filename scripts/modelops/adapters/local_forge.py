@@ -21,6 +21,7 @@ from modelops.adapters.git import Git
 from modelops.core.clock import utc_stamp
 from modelops.core.forge import PullRequest, Review
 from modelops.errors import BadInput, Denied, ModelOpsError
+from modelops.files import write_atomically
 
 
 def _to_json(pr: PullRequest) -> dict[str, Any]:
@@ -53,9 +54,7 @@ class LocalForge:
                 json.loads(path.read_text("utf-8")) if path.exists() else {"next": 1, "prs": {}}
             )
             yield data
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            tmp.replace(path)
+            write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
             fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self) -> dict[str, Any]:
@@ -78,7 +77,7 @@ class LocalForge:
             + f"\n## Reviews\n{reviews}\n\n---\n\n{pr.body}\n"
             + (f"\n## Comments\n\n{comments}\n" if comments else "")
         )
-        (self.dir / f"pr-{pr.number}.md").write_text(text, encoding="utf-8")
+        write_atomically(self.dir / f"pr-{pr.number}.md", text)
 
     def _get(self, data: dict[str, Any], number: int) -> PullRequest:
         raw = data["prs"].get(str(number))

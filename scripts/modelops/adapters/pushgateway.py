@@ -12,6 +12,7 @@ from pathlib import Path
 
 from modelops.core.contract import ROLLBACK_FAILED_TOTAL
 from modelops.errors import ExternalError
+from modelops.files import write_atomically
 
 
 def bump_textfile(directory: Path, model: str, env: str) -> float:
@@ -28,9 +29,7 @@ def bump_textfile(directory: Path, model: str, env: str) -> float:
     body = f"# TYPE {ROLLBACK_FAILED_TOTAL} counter\n" + "".join(
         f"{k} {v:g}\n" for k, v in sorted(values.items())
     )
-    tmp = path.with_suffix(".prom.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, body)
     return values[series]
 
 

@@ -60,15 +60,14 @@ def run_check(args: argparse.Namespace) -> int:
     if args.markdown:
         from pathlib import Path
 
+        from modelops.files import write_atomically
+
         table = "\n".join(
             f"| {'✅' if d.passed else '❌'} | `{d.rule}` | {d.message} | {d.fix if not d.passed else ''} |"
             for d in result.decisions
         )
         verdict = "allowed" if result.allowed else f"**denied**: {len(result.denials)} rule(s) failed"
         text = f"### Promotion policy: {verdict}\n\n| | rule | finding | fix |\n|---|---|---|---|\n{table}\n"
-        path = Path(args.markdown)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomically(Path(args.markdown), text)
     emit(args, result.as_dict(), "\n".join(lines))
     return 0 if result.allowed else 1

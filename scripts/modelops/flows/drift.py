@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from modelops.core.drift import (
 from modelops.core.retrain_policy import WindowObservation, sustained_severity
 from modelops.core.state import DriftSettings
 from modelops.errors import BadInput
+from modelops.files import write_bytes_atomically
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -457,18 +457,6 @@ def run_drift(
 # -- outputs ------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(result: DriftRun, out_dir: Path) -> dict[str, Path]:
     """report.json, report.md, drift.png and metrics.prom, each written whole or not at all."""
     files = {
@@ -487,7 +475,7 @@ def write_outputs(result: DriftRun, out_dir: Path) -> dict[str, Path]:
         "metrics": render_metrics(result).encode(),
     }
     for key, path in files.items():
-        _atomic_write(path, rendered[key])
+        write_bytes_atomically(path, rendered[key])
     return files
 
 

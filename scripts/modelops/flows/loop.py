@@ -35,6 +35,7 @@ from modelops.adapters.git import Git
 from modelops.adapters.prom_stack import ManagedProcess, PromStack, http_json
 from modelops.core import contract
 from modelops.errors import ExternalError
+from modelops.files import write_atomically
 from modelops.output import progress
 
 T = TypeVar("T")
@@ -588,7 +589,4 @@ class LoopTimes:
         return {"marks": marks, "durations": self.durations(), **self.extra}
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_atomically(path, json.dumps(self.as_dict(), indent=2) + "\n")

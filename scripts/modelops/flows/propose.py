@@ -25,6 +25,7 @@ from modelops.core.promotion import (
     pr_body,
 )
 from modelops.errors import BadInput, Denied, ModelOpsError
+from modelops.files import write_atomically
 
 if TYPE_CHECKING:
     from modelops.core.policy import PolicyResult
@@ -141,10 +142,7 @@ def propose(
             )
         else:
             doc.promote(model_name, env, version, at=utc_stamp(), by=by, reason=reason, run_id=info.run_id)
-        path = worktree / MODELS_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(doc.dump(), encoding="utf-8")
-        tmp.replace(path)
+        write_atomically(worktree / MODELS_FILE, doc.dump())
         render(Context(repo=worktree))
         return commit_message(plan, by)
 

@@ -6,8 +6,6 @@ that moves a pin also moves what Argo CD syncs.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from modelops.core.document import ModelsDocument
 from modelops.core.render import APPLICATIONS_DIR, is_generated_path, plan, render_overlays
 from modelops.core.state import DesiredState
 from modelops.errors import BadInput
+from modelops.files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -64,18 +63,6 @@ def existing_generated_files(repo: Path) -> dict[str, str]:
         except (UnicodeDecodeError, OSError):
             found[relative] = "\0unreadable"
     return found
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _prune_empty_dirs(repo: Path, removed: list[str]) -> None:

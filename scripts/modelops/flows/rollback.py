@@ -20,6 +20,7 @@ from modelops.core.clock import utc_stamp
 from modelops.core.document import ModelsDocument
 from modelops.core.rollback import plan_rollback
 from modelops.errors import ModelOpsError
+from modelops.files import write_atomically
 
 
 @dataclass
@@ -92,7 +93,7 @@ def rollback(
             run_id=None,
             quarantine=not drill,
         )
-        _write(worktree / MODELS_FILE, doc.dump())
+        write_atomically(worktree / MODELS_FILE, doc.dump())
         _render(worktree)
         outcome.update(from_version=plan.from_version, to_version=plan.to_version)
         lines = [
@@ -142,12 +143,6 @@ def rollback(
         incident=incident,
     )
     return result
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _render(worktree: Path) -> None:
