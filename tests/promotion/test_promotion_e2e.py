@@ -183,3 +183,32 @@ def test_a_failed_or_quarantined_version_is_refused_with_exit_1(world):
         "propose", "--model", "churn", "--version", str(worse["version"]), "--env", "staging", cwd=repo
     )
     assert refused.returncode == 1 and "quarantined" in refused.stderr
+
+
+def test_sync_registry_reports_and_corrects_an_alias_moved_by_hand(world):
+    import mlflow
+
+    repo = world["repo"]
+    client = mlflow.MlflowClient(tracking_uri=world["sandbox"]["tracking_uri"])
+    pinned = ModelsDocument.load(repo / "models.yaml").state().model("churn").env("production").version
+    wrong = max(int(v.version) for v in client.search_model_versions("name='churn-classifier'"))
+    assert wrong != pinned
+    client.set_registered_model_alias("churn-classifier", "production", str(wrong))  # "in the MLflow UI"
+
+    status = ok(modelops("status", "--json", cwd=repo))
+    assert status["registry"]["models"]["churn"]["production"]["in_sync"] is False
+    fixed = ok(modelops("sync-registry", "--json", cwd=repo))
+    corrected = [c for c in fixed["changed"] if c["alias"] == "production"]
+    assert corrected == [
+        {
+            "model": "churn",
+            "env": "production",
+            "alias": "production",
+            "desired": pinned,
+            "actual": wrong,
+            "action": "corrected",
+        }
+    ]
+    assert int(client.get_model_version_by_alias("churn-classifier", "production").version) == pinned
+    again = ok(modelops("sync-registry", "--json", cwd=repo))
+    assert again["changed"] == []

@@ -1,0 +1,58 @@
+"""The data set is DVC-tracked and reproducible: a fresh clone's `dvc repro` gives the committed md5s."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+
+import pandas as pd
+import yaml
+
+from modelops.datagen import CATEGORICAL, NUMERIC, TARGET, TIMESTAMP
+from tests.helpers import REPO_ROOT, require_binary, run
+
+
+def _md5(path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_dvc_repro_on_a_fresh_clone_with_an_empty_cache_reproduces_the_committed_md5s(tmp_path):
+    require_binary("git")
+    clone = tmp_path / "clone"
+    # A clone of the committed tree: no data files, no DVC cache.
+    run(["git", "clone", "-q", "--no-local", str(REPO_ROOT), str(clone)])
+    assert not (clone / "data/churn/train.csv").exists() and not (clone / ".dvc/cache").exists()
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    run([sys.executable, "-m", "dvc", "repro", "--quiet"], cwd=clone, env=env)
+    lock = yaml.safe_load((clone / "dvc.lock").read_text("utf-8"))
+    outs = {o["path"]: o["md5"] for o in lock["stages"]["generate"]["outs"]}
+    assert set(outs) == {"data/churn/train.csv", "data/churn/golden.csv"}
+    for path, md5 in outs.items():
+        assert _md5(clone / path) == md5, path
+    # Reproducing changed nothing git tracks: dvc.lock already held these md5s.
+    assert run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=clone).stdout == ""
+    shutil.rmtree(clone)
+
+
+def test_the_data_is_not_in_git():
+    tracked = run(["git", "ls-files", "data"], cwd=REPO_ROOT).stdout.split()
+    assert tracked == ["data/churn/.gitignore"]
+
+
+def test_the_golden_set_is_frozen_apart_from_training_and_large_enough(tmp_path):
+    from modelops.datagen import write_dataset
+
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text("utf-8"))
+    paths = write_dataset(tmp_path, params)
+    train, golden = pd.read_csv(paths["train"]), pd.read_csv(paths["golden"])
+    assert len(golden) >= 2000
+    assert set(train["customer_id"]).isdisjoint(golden["customer_id"])
+    assert set(NUMERIC + CATEGORICAL + [TARGET, TIMESTAMP]) <= set(train.columns)
+    # A seasonal pattern drift detection must not mistake for drift: December costs more.
+    month = train[TIMESTAMP].str[5:7]
+    assert (
+        train.loc[month == "12", "monthly_charges"].mean()
+        > 1.08 * train.loc[month == "06", "monthly_charges"].mean()
+    )
