@@ -77,8 +77,9 @@ def run(quick: bool) -> list[dict[str, object]]:
                     times["demo"],
                     "the same unit tests, production profile",
                     times["production"],
-                    "the demo profile's tests take no longer than production's (ratio <= 1.2)",
-                    1.2,
+                    # The demo profile evaluates every second, so its tests sample 30x more points.
+                    "the demo profile's tests stay within 2x production's",
+                    2.0,
                 )
             )
     return results
