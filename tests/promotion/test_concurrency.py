@@ -85,34 +85,9 @@ def test_ten_concurrent_proposals_and_rollbacks_all_land(sandbox):
 def test_a_repeated_incident_lands_one_rollback(sandbox):
     repo = Path(sandbox["repo"])
     _add_models(repo)
-    first = modelops(
-        "rollback",
-        "--model",
-        "m1",
-        "--env",
-        "production",
-        "--reason",
-        "r",
-        "--incident",
-        "inc-1",
-        "--no-registry",
-        "--json",
-        cwd=repo,
-    )
-    again = modelops(
-        "rollback",
-        "--model",
-        "m1",
-        "--env",
-        "production",
-        "--reason",
-        "r",
-        "--incident",
-        "inc-1",
-        "--no-registry",
-        "--json",
-        cwd=repo,
-    )
+    incident = ["rollback", "--model", "m1", "--env", "production", "--reason", "r", "--incident", "inc-1"]
+    first = modelops(*incident, "--no-registry", "--json", cwd=repo)
+    again = modelops(*incident, "--no-registry", "--json", cwd=repo)
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     log = run(["git", "log", "--format=%s", "origin/main"], cwd=repo).stdout.splitlines()
     assert sum(s.startswith("rollback m1 production") for s in log) == 1
