@@ -22,6 +22,16 @@ from pathlib import Path
 from modelops.errors import BadInput, ExternalError
 
 GIT_TIMEOUT = 120.0
+# No prompts, and no automatic gc or maintenance: a repack under the feet of parallel writers sharing
+# this object store breaks their fetches ("did not send all necessary objects").
+QUIET_GIT = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_COUNT": "2",
+    "GIT_CONFIG_KEY_0": "gc.auto",
+    "GIT_CONFIG_VALUE_0": "0",
+    "GIT_CONFIG_KEY_1": "maintenance.auto",
+    "GIT_CONFIG_VALUE_1": "false",
+}
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ class Git:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
-                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+                env={**os.environ, **QUIET_GIT},
             )
         except FileNotFoundError:
             raise ExternalError("git: not found on PATH; install git") from None
@@ -117,20 +127,32 @@ class Git:
         """Apply `change` on top of the remote `branch` (or `base` when the branch is new) and push.
 
         `change(worktree)` edits files (or commits by itself, as a merge does) and returns a commit
-        message, or None when there is nothing to do (the change is already there). With `force`, the branch is rebuilt from `base` every time
-        (a proposal branch belongs to automation); otherwise the push must fast-forward and a lost race
-        fetches and re-applies. Bounded: after `attempts` tries it raises ExternalError.
+        message, or None when there is nothing to do (the change is already there). With `force`, the
+        branch is rebuilt from `base` every time (a proposal branch belongs to automation); otherwise the
+        push must fast-forward and a lost race fetches and re-applies. Bounded: after `attempts` tries it raises ExternalError.
         """
         last_error = ""
         for attempt in range(1, attempts + 1):
-            start = None if force else self.fetch_tip(branch, remote)
-            if start is None:
-                start = self.fetch_tip(base, remote)
+            try:
+                start = None if force else self.fetch_tip(branch, remote)
+                if start is None:
+                    start = self.fetch_tip(base, remote)
+            except ExternalError as exc:
+                # Parallel writers share this object store; a fetch can trip over another's ref or
+                # pack update. Such a failure is local and passing, so it is retried like a lost race.
+                last_error = str(exc)
+                self._pause(attempt, backoff)
+                continue
             if start is None:
                 raise ExternalError(f"git: {remote} has no branch {base!r}")
             worktree = Path(tempfile.mkdtemp(prefix="modelops-wt-"))
             try:
-                self.run("worktree", "add", "--detach", "--quiet", str(worktree), start)
+                try:
+                    self.run("worktree", "add", "--detach", "--quiet", str(worktree), start)
+                except GitCommandError as exc:
+                    last_error = exc.detail
+                    self._pause(attempt, backoff)
+                    continue
                 message = change(worktree)
                 if message is None:
                     return Landed(commit=None, attempts=attempt, changed=False)
@@ -151,9 +173,14 @@ class Git:
             finally:
                 self.run("worktree", "remove", "--force", str(worktree), check=False)
                 shutil.rmtree(worktree, ignore_errors=True)
-            # Lost a race: wait a little (with jitter, so contenders spread out) and re-apply.
-            time.sleep(min(2.0, backoff * 2 ** (attempt - 1)) * (0.5 + random.random()))
+            # Lost a race: wait a little and re-apply.
+            self._pause(attempt, backoff)
         raise ExternalError(f"git push {remote} {branch}: gave up after {attempts} attempts ({last_error})")
+
+    @staticmethod
+    def _pause(attempt: int, backoff: float) -> None:
+        """Exponential backoff with jitter, so contenders spread out."""
+        time.sleep(min(2.0, backoff * 2 ** (attempt - 1)) * (0.5 + random.random()))
 
 
 class GitCommandError(ExternalError):
