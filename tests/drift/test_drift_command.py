@@ -165,3 +165,22 @@ def test_retrain_command_debounces_before_running_anything(repo: Path) -> None:
     assert (
         unsustained.returncode == 0 and decision["action"] == "skip" and "not sustained" in decision["reason"]
     )
+
+
+def test_a_scrape_after_a_hot_swap_is_read_for_the_version_that_serves_now() -> None:
+    from modelops.flows.drift import parse_prometheus
+
+    # v1's series stay after the swap, binned at other edges; summing them would break the histogram.
+    text = """# TYPE modelops_model_info gauge
+modelops_model_info{model="churn",env="production",version="2",run_id="r2"} 1
+# TYPE modelops_feature_value histogram
+modelops_feature_value_bucket{model="churn",env="production",version="1",feature="x",le="5.0"} 40
+modelops_feature_value_bucket{model="churn",env="production",version="1",feature="x",le="+Inf"} 90
+modelops_feature_value_bucket{model="churn",env="production",version="2",feature="x",le="1.0"} 3
+modelops_feature_value_bucket{model="churn",env="production",version="2",feature="x",le="2.0"} 10
+modelops_feature_value_bucket{model="churn",env="production",version="2",feature="x",le="+Inf"} 12
+"""
+    current, _ = parse_prometheus(text, "scrape.prom")
+    histogram = current["x"]
+    assert histogram.edges.tolist() == [1.0, 2.0]  # type: ignore[union-attr]
+    assert histogram.counts.tolist() == [3.0, 7.0, 2.0]  # type: ignore[union-attr]

@@ -180,6 +180,15 @@ def read_summaries(path: Path) -> tuple[dict[str, Current], int | None]:
     return parse_prometheus(text, str(path))
 
 
+def _serving_version(samples: Sequence[Any]) -> str | None:
+    """The version this scrape's server serves now: its info series, else the latest to start."""
+    info = [x.labels.get("version") for x in samples if x.name == contract.MODEL_INFO and x.value == 1]
+    if len(set(info)) == 1:
+        return info[0]
+    started = [(x.value, x.labels.get("version")) for x in samples if x.name == contract.VERSION_START]
+    return max(started)[1] if started else None
+
+
 def parse_prometheus(text: str, source: str) -> tuple[dict[str, Current], int | None]:
     """modelops_feature_value histograms, modelops_feature_category_total and _missing_total counters."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -188,21 +197,26 @@ def parse_prometheus(text: str, source: str) -> tuple[dict[str, Current], int | 
     categories: dict[str, dict[str, float]] = {}
     missing: dict[str, float] = {}
     try:
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                feature = sample.labels.get("feature")
-                if feature is None:
-                    continue
-                if sample.name == f"{contract.FEATURE_VALUE}_bucket":
-                    le = float(sample.labels["le"])
-                    per = buckets.setdefault(feature, {})
-                    per[le] = per.get(le, 0.0) + sample.value
-                elif sample.name == contract.FEATURE_CATEGORY_TOTAL:
-                    per_cat = categories.setdefault(feature, {})
-                    cat = sample.labels.get("category", "")
-                    per_cat[cat] = per_cat.get(cat, 0.0) + sample.value
-                elif sample.name == contract.FEATURE_MISSING_TOTAL:
-                    missing[feature] = missing.get(feature, 0.0) + sample.value
+        samples = [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+        serving = _serving_version(samples)
+        for sample in samples:
+            feature = sample.labels.get("feature")
+            if feature is None:
+                continue
+            # After a hot swap one scrape holds every version's series, binned differently: read the one
+            # that serves now.
+            if serving is not None and sample.labels.get("version", serving) != serving:
+                continue
+            if sample.name == f"{contract.FEATURE_VALUE}_bucket":
+                le = float(sample.labels["le"])
+                per = buckets.setdefault(feature, {})
+                per[le] = per.get(le, 0.0) + sample.value
+            elif sample.name == contract.FEATURE_CATEGORY_TOTAL:
+                per_cat = categories.setdefault(feature, {})
+                cat = sample.labels.get("category", "")
+                per_cat[cat] = per_cat.get(cat, 0.0) + sample.value
+            elif sample.name == contract.FEATURE_MISSING_TOTAL:
+                missing[feature] = missing.get(feature, 0.0) + sample.value
     except (ValueError, KeyError) as exc:
         raise BadInput(f"{source}: not valid Prometheus text ({exc})") from None
     if not buckets and not categories:
