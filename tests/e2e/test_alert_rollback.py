@@ -144,7 +144,7 @@ def test_an_alert_on_a_failing_version_rolls_it_back_by_a_commit_and_the_server_
             "traffic answered by v1", lambda: (traffic.first_answer_from(GOOD), "not yet"), timeout=30
         )
         times.alert_resolved = wait_for_alert_resolved(stack, ALERT, BAD_LABELS, timeout=90)
-        # A few seconds of answers from the version rolled back to (the first may still meet the fault).
+        # A few seconds of answers from the version rolled back to: the fault was v2's alone.
         settled = times.serving_converged + 1.0
         poll(
             "answers from v1",

@@ -21,7 +21,7 @@ def test_the_environment_sets_error_rate_and_latency() -> None:
     fault = Fault.from_env({"MODELOPS_FAULT_ERROR_RATE": "0.5", "MODELOPS_FAULT_LATENCY_MS": "800"})
 
     assert fault == Fault(error_rate=0.5, latency_ms=800.0)
-    assert fault.as_dict() == {"error_rate": 0.5, "latency_ms": 800.0, "active": True}
+    assert fault.as_dict() == {"error_rate": 0.5, "latency_ms": 800.0, "version": None, "active": True}
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_the_error_rate_is_the_share_of_failed_calls() -> None:
         failed = []
         for _ in range(2000):
             try:
-                await switch.apply()
+                await switch.apply("1")
                 failed.append(False)
             except InjectedFault:
                 failed.append(True)
@@ -63,10 +63,21 @@ def test_the_error_rate_is_the_share_of_failed_calls() -> None:
 def test_latency_delays_each_call_and_can_be_turned_off() -> None:
     switch = FaultSwitch(Fault(latency_ms=150))
     started = time.monotonic()
-    asyncio.run(switch.apply())
+    asyncio.run(switch.apply("1"))
     assert time.monotonic() - started >= 0.15
 
     switch.set(Fault())
     started = time.monotonic()
-    asyncio.run(switch.apply())
+    asyncio.run(switch.apply("1"))
     assert time.monotonic() - started < 0.15
+
+
+def test_a_fault_pinned_to_a_version_spares_the_others() -> None:
+    fault = Fault.parse({"error_rate": 1.0, "version": 2})
+    switch = FaultSwitch(fault)
+    with pytest.raises(InjectedFault):
+        asyncio.run(switch.apply("2"))
+    asyncio.run(switch.apply("1"))  # the rollback target answers normally
+    assert Fault.from_env({"MODELOPS_FAULT_ERROR_RATE": "1", "MODELOPS_FAULT_VERSION": "7"}).version == "7"
+    with pytest.raises(BadInput, match="MODELOPS_FAULT_VERSION"):
+        Fault.from_env({"MODELOPS_FAULT_VERSION": "latest"})

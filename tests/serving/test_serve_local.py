@@ -223,7 +223,12 @@ def test_the_fault_switch_injects_errors_and_latency_into_a_running_server(serve
     )
     assert latency_sum >= 0.4
 
-    assert server.post("/admin/fault", {}).json() == {"error_rate": 0.0, "latency_ms": 0.0, "active": False}
+    assert server.post("/admin/fault", {}).json() == {
+        "error_rate": 0.0,
+        "latency_ms": 0.0,
+        "version": None,
+        "active": False,
+    }
     assert server.predict(body).status_code == 200
 
 

@@ -284,8 +284,8 @@ class Response:
 
 @dataclass(frozen=True)
 class VersionFault:
-    """Fail `error_rate` of the predictions of one version only: the server's fault switch is global, so
-    the traffic sets it while `version` serves and clears it once another version answers."""
+    """Fail `error_rate` of the predictions of one version only (the server's fault switch takes a
+    version), so the rollback target answers normally once it serves again."""
 
     version: str
     error_rate: float
@@ -311,8 +311,6 @@ class Traffic:
         self.fault = fault
         self.timeout = timeout
         self.responses: list[Response] = []
-        self.fault_changes: list[tuple[float, str | None, float]] = []
-        self._fault_set: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="modelops-traffic", daemon=True)
         self._lock = threading.Lock()
@@ -327,8 +325,13 @@ class Traffic:
 
     def start(self) -> Traffic:
         if self.fault is not None:
-            serving = serving_status(self.url, self.model).get("version")
-            self._apply_fault(str(serving) if serving is not None else None)
+            http_json(
+                f"{self.url}/admin/fault",
+                what="setting the fault switch",
+                method="POST",
+                body={"error_rate": self.fault.error_rate, "version": self.fault.version},
+            )
+            progress(f"fault switch: error_rate={self.fault.error_rate:g} for v{self.fault.version} only")
         self._thread.start()
         return self
 
@@ -346,11 +349,6 @@ class Traffic:
             response = self._predict(row)
             with self._lock:
                 self.responses.append(response)
-            if self.fault is not None and response.version is not None:
-                try:
-                    self._apply_fault(response.version)
-                except ExternalError as exc:
-                    progress(f"traffic: {exc}")
             next_at += self.interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
@@ -371,21 +369,6 @@ class Traffic:
             return Response(time.time(), exc.code, exc.headers.get(contract.HEADER_VERSION))
         except (OSError, TimeoutError):
             return Response(time.time(), 0, None)
-
-    def _apply_fault(self, serving_version: str | None) -> None:
-        assert self.fault is not None
-        wanted = self.fault.error_rate if serving_version == self.fault.version else 0.0
-        if wanted == self._fault_set:
-            return
-        http_json(
-            f"{self.url}/admin/fault",
-            what="setting the fault switch",
-            method="POST",
-            body={"error_rate": wanted},
-        )
-        self._fault_set = wanted
-        self.fault_changes.append((time.time(), serving_version, wanted))
-        progress(f"fault switch: error_rate={wanted:g} while v{serving_version} serves")
 
     def snapshot(self) -> list[Response]:
         with self._lock:

@@ -19,6 +19,7 @@ from modelops.errors import BadInput
 
 ENV_ERROR_RATE = "MODELOPS_FAULT_ERROR_RATE"
 ENV_LATENCY_MS = "MODELOPS_FAULT_LATENCY_MS"
+ENV_VERSION = "MODELOPS_FAULT_VERSION"
 MAX_LATENCY_MS = 60_000.0
 
 
@@ -36,19 +37,33 @@ def _number(value: Any, where: str, low: float, high: float) -> float:
     return number
 
 
+def _version(value: Any, where: str) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if not text.isdigit():
+        raise BadInput(f"{where}: {value!r} is not a registry version number")
+    return text
+
+
 @dataclass(frozen=True)
 class Fault:
     error_rate: float = 0.0
     latency_ms: float = 0.0
+    # Only this version misbehaves (None: whichever serves), so a rollback really cures the fault.
+    version: str | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], where: str = "fault") -> Fault:
-        unknown = set(raw) - {"error_rate", "latency_ms"}
+        unknown = set(raw) - {"error_rate", "latency_ms", "version"}
         if unknown:
-            raise BadInput(f"{where}: unknown field {sorted(unknown)[0]!r} (known: error_rate, latency_ms)")
+            raise BadInput(
+                f"{where}: unknown field {sorted(unknown)[0]!r} (known: error_rate, latency_ms, version)"
+            )
         return cls(
             error_rate=_number(raw.get("error_rate", 0.0), f"{where}.error_rate", 0.0, 1.0),
             latency_ms=_number(raw.get("latency_ms", 0.0), f"{where}.latency_ms", 0.0, MAX_LATENCY_MS),
+            version=_version(raw.get("version"), f"{where}.version"),
         )
 
     @classmethod
@@ -56,7 +71,11 @@ class Fault:
         return cls(
             error_rate=_number(env.get(ENV_ERROR_RATE) or 0.0, ENV_ERROR_RATE, 0.0, 1.0),
             latency_ms=_number(env.get(ENV_LATENCY_MS) or 0.0, ENV_LATENCY_MS, 0.0, MAX_LATENCY_MS),
+            version=_version(env.get(ENV_VERSION), ENV_VERSION),
         )
+
+    def hits(self, version: str) -> bool:
+        return self.active and self.version in (None, version)
 
     @property
     def active(self) -> bool:
@@ -80,9 +99,11 @@ class FaultSwitch:
         with self._lock:
             self._fault = fault
 
-    async def apply(self) -> None:
-        """Delay, then maybe fail, as the current fault says."""
+    async def apply(self, version: str) -> None:
+        """Delay, then maybe fail, as the current fault says for the version answering."""
         fault = self._fault
+        if not fault.hits(version):
+            return
         if fault.latency_ms > 0:
             await asyncio.sleep(fault.latency_ms / 1000.0)
         if fault.error_rate > 0:

@@ -112,7 +112,7 @@ class Predictor(Model):
         labels = serving.key.labels()
         started = time.perf_counter()
         try:
-            await self.fault.apply()
+            await self.fault.apply(str(serving.loaded.version))
             frame = to_frame(payload, serving.loaded.input_types)
             serving.summaries.observe(frame)
             if len(frame) > INLINE_ROWS:

@@ -188,7 +188,7 @@ def _add_routes(app: Any, predictor: Predictor, switch: FaultSwitch, options: Se
             body = await request.json()
             if not isinstance(body, dict):
                 raise BadInput(
-                    'POST /admin/fault: expected a JSON object like {"error_rate": 0.5, "latency_ms": 800}'
+                    'POST /admin/fault: expected a JSON object like {"error_rate": 0.5, "latency_ms": 800, "version": "2"}'
                 )
             fault = Fault.parse(body, "POST /admin/fault")
         except ValueError:
