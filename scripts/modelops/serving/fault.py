@@ -1,7 +1,8 @@
 """The fault switch: injected errors and latency, for drills and tests. Off unless someone turns it on.
 
-Set at start with MODELOPS_FAULT_ERROR_RATE (0-1) and MODELOPS_FAULT_LATENCY_MS, or on a running
-server through the admin endpoint (POST /admin/fault). A fault applies to client predictions only,
+Set at start with MODELOPS_FAULT_ERROR_RATE (0-1), MODELOPS_FAULT_LATENCY_MS and, to hit one
+version only, MODELOPS_FAULT_VERSION; or on a running server through the admin endpoint
+(POST /admin/fault {"error_rate": 0.5, "version": "2"}). A fault applies to client predictions only,
 never to the warm-up, so a drill cannot stop a version from becoming ready.
 """
 
