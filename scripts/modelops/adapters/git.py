@@ -22,6 +22,7 @@ from pathlib import Path
 from modelops.errors import BadInput, ExternalError
 
 GIT_TIMEOUT = 120.0
+FETCH_ATTEMPTS = 5
 # No prompts, and no automatic gc or maintenance: a repack under the feet of parallel writers sharing
 # this object store breaks their fetches ("did not send all necessary objects").
 QUIET_GIT = {
@@ -92,12 +93,24 @@ class Git:
     def fetch_tip(self, branch: str, remote: str = "origin") -> str | None:
         """The remote branch's tip, fetched into a private ref so concurrent callers never fight over a lock."""
         private = f"refs/modelops/fetch/{uuid.uuid4().hex}"
-        try:
-            self.run("fetch", "--no-write-fetch-head", "--quiet", remote, f"+refs/heads/{branch}:{private}")
-        except GitCommandError as exc:
-            if "couldn't find remote ref" in exc.stderr or "could not find remote ref" in exc.stderr.lower():
-                return None
-            raise ExternalError(f"git fetch {remote} {branch}: {exc.detail}") from None
+        for attempt in range(1, FETCH_ATTEMPTS + 1):
+            try:
+                self.run(
+                    "fetch", "--no-write-fetch-head", "--quiet", remote, f"+refs/heads/{branch}:{private}"
+                )
+                break
+            except GitCommandError as exc:
+                if (
+                    "couldn't find remote ref" in exc.stderr
+                    or "could not find remote ref" in exc.stderr.lower()
+                ):
+                    return None
+                # Fetch's connectivity check reads every worktree's HEAD; one that a parallel writer is
+                # adding or removing right then fails the check ("did not send all necessary objects").
+                # That passes in milliseconds, so a short, bounded retry covers it.
+                if attempt == FETCH_ATTEMPTS:
+                    raise ExternalError(f"git fetch {remote} {branch}: {exc.detail}") from None
+                self._pause(attempt, 0.1)
         sha = self.run("rev-parse", private)
         self.run("update-ref", "-d", private)
         return sha
