@@ -113,36 +113,10 @@ def test_proposing_the_same_version_twice_gives_one_pr(world):
     version = str(world["trained"]["version"])
     # Staging pins nothing, so v1's evaluation against production's (empty) champion does not license it;
     # a human override does, and it is the same PR both times.
-    first = ok(
-        modelops(
-            "propose",
-            "--model",
-            "churn",
-            "--version",
-            version,
-            "--env",
-            "staging",
-            "--override-reason",
-            "seed staging",
-            "--json",
-            cwd=repo,
-        )
-    )
-    second = ok(
-        modelops(
-            "propose",
-            "--model",
-            "churn",
-            "--version",
-            version,
-            "--env",
-            "staging",
-            "--override-reason",
-            "seed staging",
-            "--json",
-            cwd=repo,
-        )
-    )
+    proposal = ["propose", "--model", "churn", "--version", version, "--env", "staging"]
+    override = ["--override-reason", "seed staging", "--json"]
+    first = ok(modelops(*proposal, *override, cwd=repo))
+    second = ok(modelops(*proposal, *override, cwd=repo))
     assert first["created"] is True and second["created"] is False and first["pr"] == second["pr"]
     open_prs = ok(modelops("pr", "list", "--json", cwd=repo))["prs"]
     assert [p["number"] for p in open_prs if p["head"].startswith("promote/churn/staging/")] == [first["pr"]]
