@@ -88,7 +88,7 @@ def test_zizmor_flags_an_action_pinned_to_a_tag(tmp_path: Path) -> None:
         tmp_path,
         "pr.yml",
         lambda text: text.replace(
-            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2", "actions/checkout@v4.2.2", 1
+            "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1", "actions/checkout@v7.0.1", 1
         ),
     )
     code, findings = zizmor(repo / ".github")
