@@ -46,6 +46,19 @@ def test_the_repository_models_yaml_is_valid():
             "canary.traffic",
         ),
         (
+            ("      primary_metric: roc_auc", "      primary_metric: r2"),
+            "models.churn.gate.primary_metric: 'r2' is not a binary metric",
+        ),
+        (
+            ("      primary_metric: roc_auc", "      task: regression\n      primary_metric: roc_auc"),
+            "models.churn.gate.primary_metric: 'roc_auc' is not a regression metric",
+        ),
+        (("      primary_metric: roc_auc", "      task: ranking"), "models.churn.gate.task: 'ranking'"),
+        (
+            ("      primary_metric: roc_auc", "      task: regression\n      primary_metric: rmse"),
+            None,
+        ),
+        (
             ("      production:\n        version: null", "      production:\n        version: 3"),
             None,
         ),
@@ -122,3 +135,12 @@ def test_every_command_has_help():
 def test_unknown_flags_are_bad_input():
     result = modelops("validate", "--no-such-flag", cwd=REPO_ROOT)
     assert result.returncode == 2
+
+
+def test_the_schema_offers_exactly_what_the_gate_judges():
+    from modelops.core import metrics
+    from modelops.core.document import schema
+
+    gate = schema()["$defs"]["gate"]["properties"]
+    assert gate["task"]["enum"] == list(metrics.TASKS)
+    assert gate["primary_metric"]["enum"] == metrics.all_metric_names()

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from modelops.core.metrics import pairing_problem
 from modelops.core.state import HISTORY_LIMIT, REQUIRED_ENVIRONMENTS, DesiredState, parse_state
 from modelops.errors import BadInput, Denied
 
@@ -383,6 +384,9 @@ def semantic_problems(state: DesiredState) -> list[Problem]:
                     )
                 if not 0 < env.canary.traffic < 100:
                     found.append(Problem(f"{at}.canary.traffic", "must be between 1 and 99"))
+        pairing = pairing_problem(model.gate.task, model.gate.primary_metric)
+        if pairing:
+            found.append(Problem(f"{base}.gate.primary_metric", f"{pairing}; set gate.task or pick one"))
         drift = model.drift
         if drift.psi_watch >= drift.psi_drift:
             found.append(Problem(f"{base}.drift.psi_watch", "must be below psi_drift"))

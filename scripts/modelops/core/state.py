@@ -56,6 +56,7 @@ class Environment:
 @dataclass(frozen=True)
 class GateSettings:
     primary_metric: str = "roc_auc"
+    task: str = "binary"
     margin: float = 0.0
     floor: float = 0.70
     bootstrap_samples: int = 2000
@@ -131,6 +132,7 @@ def _gate(raw: Mapping[str, Any]) -> GateSettings:
     defaults = GateSettings()
     return GateSettings(
         primary_metric=raw.get("primary_metric", defaults.primary_metric),
+        task=str(raw.get("task", defaults.task)),
         margin=float(raw.get("margin", defaults.margin)),
         floor=float(raw.get("floor", defaults.floor)),
         bootstrap_samples=int(raw.get("bootstrap_samples", defaults.bootstrap_samples)),

@@ -1,0 +1,517 @@
+"""Tasks and their metrics: what a model's outputs mean, which metrics the gate can judge, and the
+paired intervals the gate reads.
+
+A task fixes the shape of the predictions the gate scores:
+  - binary: P(positive) per row (1-D), labels 0/1;
+  - multiclass: class probabilities per row (n × K, columns in class-index order), labels 0..K−1;
+  - regression: predicted values (1-D), labels real.
+
+Every metric has a direction. The gate never reads "challenger − champion" raw: it reads the *gain*,
+    gain = (challenger − champion)        for a metric where higher is better,
+    gain = (champion − challenger)        for a metric where lower is better (log_loss, rmse, ...),
+so "the CI lower bound of the gain clears gate.margin" means the same thing for every metric, and a
+negative margin is always a tolerance in the metric's own units. The floor is the worst acceptable
+value: a minimum for higher-is-better metrics, a maximum for lower-is-better ones.
+
+Intervals. Three estimators, one result type (gate.PairedBootstrap, `delta` = the gain):
+  - roc_auc: the exact multinomial bootstrap of modelops.core.gate (unchanged), or DeLong's variance
+    computed with Sun & Xu's (2014) midrank algorithm in O(n log n) — the choice for large golden sets;
+  - metrics that are smooth functions of per-row sums (accuracy, log_loss, brier, f1, f1_macro, rmse,
+    mae, r2): a Poisson bootstrap. Each resample weights every unit by an independent Poisson(1) count;
+    a metric is a function of weighted sums, so a resample costs one matrix product. Up to
+    STREAM_UNITS rows a unit is a row (the textbook Poisson bootstrap). Beyond that, rows stream in
+    chunks and each row is assigned to one of STREAM_UNITS units at random; units are then i.i.d. and
+    carry the same sums, so resampling units estimates the same sampling distribution while memory
+    stays flat in the number of rows (units × statistics, not resamples × rows);
+  - rank metrics other than the binary AUC (average_precision, roc_auc_ovr): a Poisson bootstrap on
+    row counts, exact per row (their golden sets are the usual few thousand rows).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from modelops.core.gate import PairedBootstrap, _percentile_ci, _Ranked
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+TASKS = ("binary", "multiclass", "regression")
+DEFAULT_TASK = "binary"
+DECISION_THRESHOLD = 0.5
+PROBABILITY_EPS = 1e-15  # log loss clips probabilities like sklearn does
+# Units of the streaming Poisson bootstrap. Enough that the bootstrap distribution of a smooth
+# statistic of unit sums is indistinguishable from the per-row one (the CI's error is O(1/units)).
+STREAM_UNITS = 20_000
+STREAM_CHUNK = 1_000_000
+# Resamples × units per matrix product block (float64: ≤ 16 MB).
+WEIGHT_BLOCK = 2_000_000
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    task: str
+    higher_is_better: bool
+    description: str
+    kind: str  # "sums" (Poisson bootstrap on sufficient statistics) or "rank"
+
+    @property
+    def direction(self) -> str:
+        return "higher" if self.higher_is_better else "lower"
+
+    def gain(self, champion: float, challenger: float) -> float:
+        """challenger − champion, signed so that positive always means better."""
+        diff = challenger - champion
+        return diff if self.higher_is_better else -diff
+
+    def acceptable(self, value: float, floor: float) -> bool:
+        """The floor is the worst acceptable value: a minimum, or a maximum when lower is better."""
+        if not math.isfinite(value):
+            return False
+        return value >= floor if self.higher_is_better else value <= floor
+
+
+def _m(name: str, task: str, higher: bool, description: str, kind: str = "sums") -> Metric:
+    return Metric(name, task, higher, description, kind)
+
+
+METRICS: dict[str, dict[str, Metric]] = {
+    "binary": {
+        m.name: m
+        for m in (
+            _m("roc_auc", "binary", True, "ROC AUC of P(positive)", "rank"),
+            _m("average_precision", "binary", True, "area under the precision-recall curve", "rank"),
+            _m("log_loss", "binary", False, "mean negative log-likelihood"),
+            _m("brier", "binary", False, "mean squared error of P(positive)"),
+            _m("accuracy", "binary", True, f"share correct at P ≥ {DECISION_THRESHOLD}"),
+            _m("f1", "binary", True, f"F1 of the positive class at P ≥ {DECISION_THRESHOLD}"),
+        )
+    },
+    "multiclass": {
+        m.name: m
+        for m in (
+            _m("roc_auc_ovr", "multiclass", True, "macro one-vs-rest ROC AUC", "rank"),
+            _m("accuracy", "multiclass", True, "share whose most probable class is right"),
+            _m("f1_macro", "multiclass", True, "unweighted mean of the per-class F1"),
+            _m("log_loss", "multiclass", False, "mean negative log-likelihood of the true class"),
+        )
+    },
+    "regression": {
+        m.name: m
+        for m in (
+            _m("rmse", "regression", False, "root mean squared error"),
+            _m("mae", "regression", False, "mean absolute error"),
+            _m("r2", "regression", True, "coefficient of determination"),
+        )
+    },
+}
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "roc_auc_ovr", "regression": "rmse"}
+# The per-group metric whose min/max ratio the fairness check judges (each is ≥ 0 for any sane model).
+FAIRNESS_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}
+# Expected calibration error needs probabilities: binary P(positive), multiclass top-label confidence.
+CALIBRATED_TASKS = ("binary", "multiclass")
+
+
+def all_metric_names() -> list[str]:
+    """Every metric some task supports, in registry order (the schema's enum)."""
+    names: list[str] = []
+    for per_task in METRICS.values():
+        names.extend(n for n in per_task if n not in names)
+    return names
+
+
+def metric(task: str, name: str) -> Metric:
+    """The metric `name` of `task`; ValueError names the supported ones."""
+    if task not in METRICS:
+        raise ValueError(f"unknown task {task!r} (tasks: {', '.join(TASKS)})")
+    try:
+        return METRICS[task][name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a {task} metric ({task}: {', '.join(METRICS[task])})") from None
+
+
+def pairing_problem(task: str, name: str) -> str | None:
+    """None when the gate supports metric `name` on `task`, else why not (one line)."""
+    try:
+        metric(task, name)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+# -- predictions --------------------------------------------------------------------------------------
+
+
+def as_labels(task: str, y: ArrayLike) -> FloatArray | IntArray:
+    arr = np.asarray(y)
+    if task == "regression":
+        values: FloatArray = arr.astype(np.float64)
+        return values
+    if task == "binary":
+        binary: IntArray = (arr == 1).astype(np.int64) if arr.dtype != bool else arr.astype(np.int64)
+        return binary
+    classes: IntArray = arr.astype(np.int64)
+    return classes
+
+
+def as_predictions(task: str, predictions: ArrayLike) -> FloatArray:
+    """Predictions in the task's shape; ValueError when the shape does not fit the task."""
+    p = np.asarray(predictions, dtype=np.float64)
+    if task == "multiclass":
+        if p.ndim != 2 or p.shape[1] < 2:
+            raise ValueError(f"multiclass predictions must be rows × classes, got shape {p.shape}")
+        return p
+    if p.ndim == 2 and p.shape[1] == 1:
+        p = p[:, 0]
+    if p.ndim != 1:
+        raise ValueError(f"{task} predictions must be one value per row, got shape {p.shape}")
+    return p
+
+
+# -- sufficient statistics (metrics that are functions of per-row sums) -----------------------------
+
+
+def _clipped(p: FloatArray) -> FloatArray:
+    clipped: FloatArray = np.clip(p, PROBABILITY_EPS, 1 - PROBABILITY_EPS)
+    return clipped
+
+
+def _row_stats(m: Metric, y: FloatArray | IntArray, p: FloatArray) -> FloatArray:
+    """Per-row statistics (rows × s) whose column sums determine the metric (see _from_sums)."""
+    ones = np.ones(len(y))
+    if m.task == "binary":
+        if m.name == "log_loss":
+            q = _clipped(p)
+            return np.column_stack([-(y * np.log(q) + (1 - y) * np.log(1 - q)), ones])
+        if m.name == "brier":
+            return np.column_stack([(p - y) ** 2, ones])
+        flagged = (p >= DECISION_THRESHOLD).astype(np.float64)
+        if m.name == "accuracy":
+            return np.column_stack([(flagged == y).astype(np.float64), ones])
+        if m.name == "f1":
+            # 2·tp, fp + fn
+            return np.column_stack([2.0 * flagged * y, flagged * (1 - y) + (1 - flagged) * y])
+    if m.task == "multiclass":
+        k = p.shape[1]
+        labels = y.astype(np.int64)
+        if m.name == "log_loss":
+            q = _clipped(p[np.arange(len(labels)), np.clip(labels, 0, k - 1)])
+            q = np.where((labels >= 0) & (labels < k), q, PROBABILITY_EPS)
+            return np.column_stack([-np.log(q), ones])
+        chosen = np.argmax(p, axis=1)
+        if m.name == "accuracy":
+            return np.column_stack([(chosen == labels).astype(np.float64), ones])
+        if m.name == "f1_macro":
+            truth = labels[:, None] == np.arange(k)[None, :]
+            pick = chosen[:, None] == np.arange(k)[None, :]
+            tp = (truth & pick).astype(np.float64)
+            errors = (truth ^ pick).astype(np.float64)  # fp + fn per class
+            return np.concatenate([2.0 * tp, errors], axis=1)
+    if m.task == "regression":
+        err = p - y
+        if m.name == "rmse":
+            return np.column_stack([err**2, ones])
+        if m.name == "mae":
+            return np.column_stack([np.abs(err), ones])
+        if m.name == "r2":
+            return np.column_stack([err**2, y, y**2, ones])
+    raise ValueError(f"{m.name} ({m.task}) is not computed from sums")
+
+
+def _from_sums(m: Metric, sums: FloatArray) -> FloatArray:
+    """The metric from column sums (… × s); NaN where it is undefined (e.g. an empty resample)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if m.name in ("log_loss", "brier", "accuracy", "mae"):
+            out: FloatArray = sums[..., 0] / sums[..., 1]
+        elif m.name == "rmse":
+            out = np.sqrt(sums[..., 0] / sums[..., 1])
+        elif m.name == "f1":
+            out = sums[..., 0] / (sums[..., 0] + sums[..., 1])
+        elif m.name == "f1_macro":
+            k = sums.shape[-1] // 2
+            tp2, errors = sums[..., :k], sums[..., k:]
+            denominator = tp2 + errors
+            # sklearn: a class with no true and no predicted rows scores F1 = 0 and still counts.
+            per_class = np.where(denominator > 0, tp2 / np.where(denominator > 0, denominator, 1), 0.0)
+            out = per_class.mean(axis=-1)
+        elif m.name == "r2":
+            sse, sy, syy, w = sums[..., 0], sums[..., 1], sums[..., 2], sums[..., 3]
+            sst = syy - sy * sy / w
+            out = 1.0 - sse / sst
+        else:
+            raise ValueError(f"{m.name} is not computed from sums")
+    out = np.where(np.isfinite(out), out, np.nan)
+    return out
+
+
+# -- rank metrics --------------------------------------------------------------------------------------
+
+
+def _weighted_average_precision(y: IntArray, p: FloatArray, counts: IntArray) -> FloatArray:
+    """Average precision (sklearn's step-wise definition, ties as one threshold) per row of counts."""
+    order = np.argsort(-p, kind="stable")
+    ys, ps = y[order], p[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(ps)) + 1]
+    w = counts[:, order].astype(np.float64)
+    tp = np.add.reduceat(w * ys, starts, axis=1)
+    seen = np.add.reduceat(w, starts, axis=1)
+    cum_tp, cum_seen = np.cumsum(tp, axis=1), np.cumsum(seen, axis=1)
+    positives = cum_tp[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(cum_seen > 0, cum_tp / cum_seen, 0.0)
+        ap: FloatArray = (tp * precision).sum(axis=1) / positives
+    return np.where(positives > 0, ap, np.nan)
+
+
+def _rank_values(m: Metric, y: IntArray, p: FloatArray, counts: IntArray) -> FloatArray:
+    if m.name == "roc_auc":
+        return _Ranked.of(y, p).auc_of_counts(counts)
+    if m.name == "average_precision":
+        return _weighted_average_precision(y, p, counts)
+    if m.name == "roc_auc_ovr":
+        per_class = [
+            _Ranked.of((y == k).astype(np.int64), p[:, k]).auc_of_counts(counts) for k in range(p.shape[1])
+        ]
+        # A class absent from the resample has no AUC: the macro mean over the others would be a
+        # different metric, so the resample is degenerate (NaN) — as sklearn refuses it.
+        stacked: FloatArray = np.mean(np.stack(per_class), axis=0)
+        return stacked
+    raise ValueError(f"{m.name} is not a rank metric")
+
+
+# -- point values ---------------------------------------------------------------------------------------
+
+
+def score(m: Metric, y: ArrayLike, predictions: ArrayLike) -> float:
+    """The metric on all rows (NaN when undefined, e.g. an AUC with one class)."""
+    labels = as_labels(m.task, y)
+    p = as_predictions(m.task, predictions)
+    if m.kind == "rank":
+        ones = np.ones((1, len(labels)), dtype=np.int64)
+        return float(_rank_values(m, labels.astype(np.int64), p, ones)[0])
+    return float(_from_sums(m, _row_stats(m, labels, p).sum(axis=0)))
+
+
+# -- Poisson bootstrap -------------------------------------------------------------------------------
+
+
+def _weight_blocks(units: int, samples: int, seed: int) -> Iterator[FloatArray]:
+    """Poisson(1) weights, resamples × units, block by block; block b from its own (seed, b) stream."""
+    per_block = max(1, min(samples, WEIGHT_BLOCK // max(units, 1)))
+    for block, start in enumerate(range(0, samples, per_block)):
+        rng = np.random.default_rng([seed, 1, block])
+        rows = min(per_block, samples - start)
+        yield rng.poisson(1.0, size=(rows, units)).astype(np.float64)
+
+
+def unit_sums(stats: Callable[[slice], FloatArray], n: int, seed: int) -> FloatArray:
+    """Sum the per-row statistics into units (units × s), reading rows in chunks.
+
+    n ≤ STREAM_UNITS: every row is its own unit (returned as is). Otherwise every row goes to one of
+    STREAM_UNITS units drawn uniformly at random (reproducible from seed), chunk by chunk.
+    """
+    if n <= STREAM_UNITS:
+        return stats(slice(0, n))
+    rng = np.random.default_rng([seed, 2])
+    total: FloatArray | None = None
+    for start in range(0, n, STREAM_CHUNK):
+        chunk = stats(slice(start, min(n, start + STREAM_CHUNK)))
+        unit = rng.integers(0, STREAM_UNITS, size=len(chunk))
+        summed: FloatArray = np.stack(
+            [np.bincount(unit, weights=chunk[:, j], minlength=STREAM_UNITS) for j in range(chunk.shape[1])],
+            axis=1,
+        ).astype(np.float64)
+        total = summed if total is None else total + summed
+    assert total is not None
+    return total
+
+
+def poisson_bootstrap_sums(units: FloatArray, samples: int, seed: int) -> FloatArray:
+    """Weighted sums per resample (samples × s) under Poisson(1) unit weights."""
+    parts = [w @ units for w in _weight_blocks(units.shape[0], samples, seed)]
+    return np.concatenate(parts, axis=0) if parts else np.empty((0, units.shape[1]))
+
+
+def _poisson_counts(n: int, samples: int, seed: int) -> Iterator[IntArray]:
+    for block in _weight_blocks(n, samples, seed):
+        yield block.astype(np.int64)
+
+
+def bootstrap_values(m: Metric, y: ArrayLike, models: list[ArrayLike], samples: int, seed: int) -> FloatArray:
+    """The metric of each model on each Poisson resample (models × samples), all on the same weights."""
+    labels = as_labels(m.task, y)
+    preds = [as_predictions(m.task, p) for p in models]
+    n = len(labels)
+    if m.kind == "rank":
+        int_labels = labels.astype(np.int64)
+        parts = [
+            np.stack([_rank_values(m, int_labels, p, counts) for p in preds])
+            for counts in _poisson_counts(n, samples, seed)
+        ]
+        return np.concatenate(parts, axis=1) if parts else np.empty((len(models), 0))
+    out = []
+    for p in preds:
+
+        def rows_of(rows: slice, p: FloatArray = p) -> FloatArray:
+            return _row_stats(m, labels[rows], p[rows])
+
+        units = unit_sums(rows_of, n, seed)
+        out.append(_from_sums(m, poisson_bootstrap_sums(units, samples, seed)))
+    return np.stack(out)
+
+
+def paired_interval(
+    m: Metric,
+    y: ArrayLike,
+    champion: ArrayLike,
+    challenger: ArrayLike,
+    samples: int,
+    seed: int,
+    confidence: float = 0.95,
+) -> PairedBootstrap:
+    """Percentile CI of the gain (see the module docstring) from paired Poisson resamples.
+
+    For roc_auc use modelops.core.gate.paired_bootstrap (exact multinomial) or delong_interval.
+    """
+    if samples < 1:
+        raise ValueError(f"bootstrap samples must be ≥ 1, got {samples}")
+    boot = bootstrap_values(m, y, [champion, challenger], samples, seed)
+    sign = 1.0 if m.higher_is_better else -1.0
+    gains = sign * (boot[1] - boot[0])
+    low, high = _percentile_ci(gains, confidence)
+    champion_value, challenger_value = score(m, y, champion), score(m, y, challenger)
+    return PairedBootstrap(
+        champion=champion_value,
+        challenger=challenger_value,
+        delta=m.gain(champion_value, challenger_value),
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        samples=samples,
+        seed=seed,
+        degenerate=int(np.count_nonzero(~np.isfinite(gains))),
+        challenger_ci=_percentile_ci(boot[1], confidence),
+    )
+
+
+def single_interval(
+    m: Metric, y: ArrayLike, predictions: ArrayLike, samples: int, seed: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Percentile CI of one model's metric (when there is no champion to pair with)."""
+    return _percentile_ci(bootstrap_values(m, y, [predictions], samples, seed)[0], confidence)
+
+
+# -- DeLong -------------------------------------------------------------------------------------------
+
+
+def _midranks(x: FloatArray) -> FloatArray:
+    """1-based ranks with ties sharing their mean rank, in O(n log n)."""
+    order = np.argsort(x, kind="stable")
+    sorted_x = x[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_x)) + 1]
+    ends = np.r_[starts[1:], len(x)]
+    mean_rank = (starts + ends + 1) / 2.0  # ranks start+1 … end
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
+@dataclass(frozen=True)
+class DeLong:
+    aucs: FloatArray  # per model
+    covariance: FloatArray  # models × models
+
+
+def delong(y: ArrayLike, models: list[ArrayLike]) -> DeLong:
+    """AUCs and their covariance by DeLong's method, with Sun & Xu's fast midrank algorithm.
+
+    For each model: with m positives and n negatives, the positives' placement values are
+    V10_i = (R_all(x_i) − R_pos(x_i)) / n and the negatives' V01_j = 1 − (R_all(y_j) − R_neg(y_j)) / m
+    (midranks among all rows, among positives, among negatives); AUC = mean V10, and
+    Cov = Cov(V10)/m + Cov(V01)/n across models.
+    """
+    labels = as_labels("binary", y)
+    positive = labels == 1
+    m, n = int(positive.sum()), int((~positive).sum())
+    if m < 2 or n < 2:
+        k = len(models)
+        return DeLong(np.full(k, np.nan), np.full((k, k), np.nan))
+    v10 = np.empty((len(models), m))
+    v01 = np.empty((len(models), n))
+    for k, raw in enumerate(models):
+        s = np.asarray(raw, dtype=np.float64)
+        pos, neg = s[positive], s[~positive]
+        all_ranks = _midranks(s)
+        v10[k] = (all_ranks[positive] - _midranks(pos)) / n
+        v01[k] = 1.0 - (all_ranks[~positive] - _midranks(neg)) / m
+    aucs: FloatArray = v10.mean(axis=1)
+    covariance: FloatArray = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
+    return DeLong(aucs, covariance)
+
+
+def delong_interval(
+    y: ArrayLike, champion: ArrayLike, challenger: ArrayLike, confidence: float = 0.95
+) -> PairedBootstrap:
+    """Normal CI of challenger − champion AUC from DeLong's paired variance (samples = 0: no resampling)."""
+    result = delong(y, [champion, challenger])
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    champion_auc, challenger_auc = float(result.aucs[0]), float(result.aucs[1])
+    cov = result.covariance
+    delta = challenger_auc - champion_auc
+    sd = math.sqrt(max(float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]), 0.0))
+    sd_challenger = math.sqrt(max(float(cov[1, 1]), 0.0))
+    return PairedBootstrap(
+        champion=champion_auc,
+        challenger=challenger_auc,
+        delta=delta,
+        ci_low=delta - z * sd,
+        ci_high=delta + z * sd,
+        confidence=confidence,
+        samples=0,
+        seed=0,
+        degenerate=0,
+        challenger_ci=(challenger_auc - z * sd_challenger, challenger_auc + z * sd_challenger),
+    )
+
+
+# -- guardrails for every task -----------------------------------------------------------------------
+
+
+def top_label_calibration_error(y: ArrayLike, probabilities: ArrayLike, bins: int = 10) -> float:
+    """Multiclass ECE: Σ_bins share · |accuracy − mean confidence| of the most probable class."""
+    p = as_predictions("multiclass", probabilities)
+    labels = as_labels("multiclass", y)
+    if len(labels) == 0:
+        return math.nan
+    confidence = p.max(axis=1)
+    correct = (p.argmax(axis=1) == labels).astype(np.float64)
+    which = np.minimum((np.clip(confidence, 0, 1) * bins).astype(np.int64), bins - 1)
+    observed = np.bincount(which, weights=correct, minlength=bins)
+    predicted = np.bincount(which, weights=confidence, minlength=bins)
+    return float(np.abs(observed - predicted).sum() / len(labels))
+
+
+def group_ratio(
+    task: str, y: ArrayLike, predictions: ArrayLike, groups: ArrayLike
+) -> tuple[float, dict[str, float]]:
+    """min ÷ max over groups of the task's fairness metric (best ÷ worst error when lower is better).
+
+    1 means every group is served equally well; NaN (a group where the metric is undefined, or fewer
+    than two groups) fails the check.
+    """
+    m = metric(task, FAIRNESS_METRIC[task])
+    labels = as_labels(task, y)
+    p = as_predictions(task, predictions)
+    values = np.asarray(groups).astype(str)
+    per_group = {g: score(m, labels[values == g], p[values == g]) for g in sorted(set(values.tolist()))}
+    finite = [v for v in per_group.values() if math.isfinite(v)]
+    if len(finite) < 2 or len(finite) != len(per_group) or max(finite) <= 0:
+        return math.nan, per_group
+    return min(finite) / max(finite), per_group
