@@ -117,14 +117,14 @@ def register_versions(clone: Path, sandbox: dict[str, str], count: int) -> dict[
     return run_ids
 
 
-def build_world(root: Path) -> World:
+def build_world(root: Path, versions: int = 2) -> World:
     workdir = root / "sandbox"
     with step(f"creating a sandbox in {workdir}"):
         _checked(modelops("sandbox", "create", str(workdir)), "modelops sandbox create")
     clone = workdir / "repo"
     sandbox = json.loads((clone / ".modelops" / "sandbox.json").read_text("utf-8"))
-    with step("registering churn v1 and v2"):
-        run_ids = register_versions(clone, sandbox, 2)
+    with step(f"registering churn v1 to v{versions}"):
+        run_ids = register_versions(clone, sandbox, versions)
 
     doc = ModelsDocument.load(clone / "models.yaml")
     doc.promote(MODEL, ENV, 1, at="2026-01-01T00:00:00Z", by="e2e", reason="first version", run_id=run_ids[1])

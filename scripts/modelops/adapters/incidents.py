@@ -112,6 +112,12 @@ class IncidentStore:
             row = self._db.execute(_SELECT, (incident_id,)).fetchone()
         return None if row is None else self._record(row)
 
+    def alert_starts(self) -> dict[str, str]:
+        """Incident id -> when its alert started firing (the board's alert-to-rollback time)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, starts_at FROM incidents").fetchall()
+        return {str(i): str(at) for i, at in rows}
+
     def claim(self, incident: Incident) -> Claim:
         """Claim the incident unless it is done or being dispatched; counts every delivery either way."""
         now = time.time()

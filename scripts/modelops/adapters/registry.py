@@ -262,6 +262,29 @@ class Registry:
             return None
         return int(versions[0].version) if versions else None
 
+    def versions(self, name: str) -> list[VersionInfo]:
+        """Every registered version of a model, newest first; [] when the model does not exist."""
+        try:
+            found = self._call(
+                f"listing versions of {name!r}",
+                lambda: self.client.search_model_versions(f"name='{name}'", order_by=["version_number DESC"]),
+                missing_ok=True,
+            )
+        except _NotFound:
+            return []
+        return [
+            VersionInfo(
+                name=str(mv.name),
+                version=int(mv.version),
+                run_id=mv.run_id or None,
+                source=str(mv.source or ""),
+                status=str(mv.status or ""),
+                tags=dict(mv.tags or {}),
+                aliases=tuple(mv.aliases or ()),
+            )
+            for mv in found
+        ]
+
     def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         self._call(
             f"tagging version {name}/{version} with {key}",
@@ -302,6 +325,15 @@ class Registry:
                 lambda: self.client.download_artifacts(run_id, path, tmp),
             )
             return Path(local).read_text("utf-8")
+
+    def download_artifacts(self, run_id: str, path: str, destination: str) -> str:
+        """A run's artifact file or directory, copied under `destination`; returns the local path."""
+        return str(
+            self._call(
+                f"downloading {path} of run {run_id}",
+                lambda: self.client.download_artifacts(run_id, path, destination),
+            )
+        )
 
     def load_sklearn(self, name: str, version: int) -> Any:
         """The version's scikit-learn Pipeline (score with predict_proba(df)[:, 1]).

@@ -1,0 +1,364 @@
+"""`modelops board --out DIR`: the delivery board as a static site, from git and, when it answers, the registry.
+
+Reads models.yaml first: a broken one is exit 2 before anything is written. The site is built in a
+temporary directory beside DIR and swapped in with renames, so a failed build leaves the previous
+board in place and a reader never sees half a board. Facts the registry would add (aliases, lineage,
+the evidence logged to runs) are optional: without a registry every cell says so and the rest of the
+board still comes from git, the forge and the local state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelops.adapters.git import Git
+from modelops.context import MODELS_FILE, Context
+from modelops.core.board import (
+    BoardInput,
+    Commit,
+    DriftVerdict,
+    Evidence,
+    LinkStyle,
+    RegistryFacts,
+    RetrainRun,
+    Soak,
+    VersionFacts,
+    build_board,
+)
+from modelops.core.board_html import render_site
+from modelops.core.clock import utc_stamp
+from modelops.core.document import ModelsDocument
+from modelops.core.forge import PullRequest
+from modelops.core.state import DesiredState
+from modelops.errors import BadInput, ModelOpsError
+
+MARKER = ".modelops-board"
+COMMIT_LIMIT = 2000
+PLOTS = ("roc.png", "calibration.png")
+_FIELD, _RECORD = "\x1f", "\x1e"
+
+
+@dataclass
+class BoardResult:
+    out: str
+    index: str
+    models: int
+    environments: int
+    pages: int
+    bytes_index: int
+    registry: str
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# -- facts --------------------------------------------------------------------------------------
+
+
+def _commits(repo: Path, ref: str) -> list[Commit]:
+    fmt = _FIELD.join(("%H", "%an", "%aI", "%s", "%b")) + _RECORD
+    out = Git(repo).run("log", f"--format={fmt}", "-n", str(COMMIT_LIMIT), ref, "--")
+    commits = []
+    for record in out.split(_RECORD):
+        parts = record.strip("\n").split(_FIELD)
+        if len(parts) == 5:
+            sha, author, at, subject, body = parts
+            commits.append(Commit(sha, author, at, subject, body.strip()))
+    return commits
+
+
+def _hours(value: Any, where: str) -> float:
+    """A soak as models.yaml may say it: hours as a number, or "30m", "24h", "2d"."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhd])\s*", str(value))
+    if not match:
+        raise BadInput(f"models.yaml: {where}: soak {value!r} is not a duration like 24h, 30m or 2d")
+    return float(match[1]) * {"m": 1 / 60, "h": 1.0, "d": 24.0}[match[2]]
+
+
+def _soaks(plain: dict[str, Any]) -> dict[tuple[str, str], Soak]:
+    """Soaks, once environments declare them (a pipeline: each environment may name its upstream)."""
+    soaks = {}
+    for model, raw in (plain.get("models") or {}).items():
+        envs = raw.get("environments") or {}
+        names = list(envs)
+        for i, (name, env) in enumerate(envs.items()):
+            if not isinstance(env, dict) or env.get("soak") is None:
+                continue
+            downstream = [n for n, e in envs.items() if isinstance(e, dict) and e.get("upstream") == name]
+            following = downstream[0] if downstream else (names[i + 1] if i + 1 < len(names) else None)
+            soaks[(model, name)] = Soak(_hours(env["soak"], f"models.{model}.environments.{name}"), following)
+    return soaks
+
+
+def _pull_requests(ctx: Context, notes: list[str]) -> list[PullRequest]:
+    try:
+        if ctx.forge_kind == "local" and ctx.local_forge_dir is not None:
+            from modelops.adapters.local_forge import LocalForge
+
+            return LocalForge(ctx.local_forge_dir, ctx.repo).list("all")
+        if ctx.forge_kind == "github":
+            from modelops.adapters.github_forge import GitHubForge
+
+            # Merged PRs are found from their merge commits; only the open ones need asking for.
+            return GitHubForge.from_env(ctx.env).list("open")
+    except ModelOpsError as exc:
+        notes.append(f"pull requests not read: {exc}")
+    return []
+
+
+def _links(ctx: Context) -> LinkStyle:
+    repository = ctx.env.get("GITHUB_REPOSITORY")
+    if ctx.sandbox or not repository:
+        return LinkStyle.local()
+    uri = ctx.tracking_uri
+    ui = uri if uri.startswith(("http://", "https://")) else None
+    return LinkStyle.github(repository, ctx.env.get("GITHUB_SERVER_URL", "https://github.com"), ui)
+
+
+def _registry(
+    ctx: Context, state: DesiredState, offline: bool, staging: Path, notes: list[str]
+) -> tuple[RegistryFacts, list[Evidence]]:
+    if offline:
+        return RegistryFacts(False, "--offline: the registry was not asked"), []
+    if not (ctx.sandbox or ctx.env.get("MLFLOW_TRACKING_URI")):
+        return RegistryFacts(False, "no registry configured (MLFLOW_TRACKING_URI is not set)"), []
+    from modelops.adapters.registry import Registry
+    from modelops.flows.sync_registry import desired_aliases
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep stderr to our lines
+    registry = Registry.for_context(ctx)
+    drift: dict[tuple[str, str], tuple[str, ...]] = {}
+    versions: dict[str, dict[int, VersionFacts]] = {}
+    evidence: list[Evidence] = []
+    try:
+        for model in state.models.values():
+            actual = registry.aliases(model.registered_model)
+            wanted: set[int] = set()
+            for env in model.environments.values():
+                drift[(model.name, env.name)] = tuple(
+                    f"{alias}: registry {_v(actual.get(alias))}, git {_v(version)}"
+                    for alias, version in desired_aliases(env).items()
+                    if actual.get(alias) != version
+                )
+                wanted |= {v for v in (env.version, env.previous, *env.quarantined) if v is not None}
+                if env.canary:
+                    wanted.add(env.canary.version)
+            infos = registry.versions(model.registered_model)
+            versions[model.name] = {i.version: VersionFacts(i.version, i.run_id, dict(i.tags)) for i in infos}
+            if infos:
+                wanted.add(infos[0].version)  # the newest: often the one waiting for review
+            for info in infos:
+                if info.version in wanted and info.run_id:
+                    evidence += _run_evidence(registry, model.name, info.version, info.run_id, staging, notes)
+    except ModelOpsError as exc:
+        return RegistryFacts(False, str(exc)), []
+    return RegistryFacts(True, "", drift, versions), evidence
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else f"v{version}"
+
+
+def _run_evidence(
+    registry: Any, model: str, version: int, run_id: str, staging: Path, notes: list[str]
+) -> list[Evidence]:
+    """The evaluation evidence logged to the version's run (evaluation/<env>/report.json and plots)."""
+    found = []
+    with tempfile.TemporaryDirectory(prefix="modelops-board-") as tmp:
+        try:
+            local = Path(registry.download_artifacts(run_id, "evaluation", tmp))
+        except ModelOpsError:
+            return []  # not evaluated, or evidence not logged
+        for report in sorted(local.glob("*/report.json")):
+            ev = _evidence_from(report.parent, model, version, report.parent.name, staging, notes)
+            if ev is not None:
+                found.append(ev)
+    return found
+
+
+def _evidence_from(
+    directory: Path, model: str | None, version: int | None, env: str | None, staging: Path, notes: list[str]
+) -> Evidence | None:
+    try:
+        report = json.loads((directory / "report.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        notes.append(f"{directory / 'report.json'}: unreadable ({exc})")
+        return None
+    version = version if version is not None else report.get("candidate_version")
+    env = env or report.get("env")
+    model = model or report.get("model")
+    if not isinstance(version, int) or not isinstance(env, str) or not isinstance(model, str):
+        return None
+    plots = {}
+    for name in PLOTS:
+        if (directory / name).is_file():
+            rel = f"evidence/{model}/v{version}/{env}/{name}"
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(directory / name, staging / rel)
+            plots[name] = rel
+    return Evidence(model, version, env, report, plots)
+
+
+def _local_evidence(
+    ctx: Context, dirs: list[Path], state: DesiredState, staging: Path, notes: list[str]
+) -> list[Evidence]:
+    """Evidence directories on disk: the state dir's and any the caller names (e.g. the demo's)."""
+    found = []
+    for root in (ctx.state_dir / "evidence", *dirs):
+        for report in sorted(root.glob("**/report.json")) if root.is_dir() else ():
+            ev = _evidence_from(report.parent, None, None, None, staging, notes)
+            if ev is not None and ev.model in state.models:
+                found.append(ev)
+    return found
+
+
+def _state_records(
+    ctx: Context, state: DesiredState, notes: list[str]
+) -> tuple[list[DriftVerdict], list[RetrainRun], dict[str, str]]:
+    """The ledger's drift verdicts and retrains, and the relay's alert starts, when this machine has them."""
+    drift: list[DriftVerdict] = []
+    retrains: list[RetrainRun] = []
+    starts: dict[str, str] = {}
+    state_dir = ctx.state_dir
+    try:
+        from modelops.adapters.ledger import LEDGER_FILE, Ledger
+
+        if (state_dir / LEDGER_FILE).is_file():
+            ledger = Ledger.at(state_dir)
+            for model in state.models.values():
+                for env in model.environments:
+                    for ob in ledger.observations(model.name, env):
+                        drifted = bool(ob.drifted_features) or ob.prediction_drift
+                        drift.append(
+                            DriftVerdict(model.name, env, utc_stamp(ob.at), drifted, ob.drifted_features)
+                        )
+                for run in ledger.runs(model.name):
+                    retrains.append(RetrainRun(model.name, utc_stamp(run.started_at), run.outcome))
+        from modelops.adapters.incidents import DB_NAME, IncidentStore
+
+        if (state_dir / DB_NAME).is_file():
+            store = IncidentStore(state_dir / DB_NAME)
+            try:
+                starts = store.alert_starts()
+            finally:
+                store.close()
+    except ModelOpsError as exc:
+        notes.append(f"local state not read: {exc}")
+    return drift, retrains, starts
+
+
+def gather(
+    ctx: Context,
+    staging: Path,
+    *,
+    offline: bool = False,
+    evidence_dirs: list[Path] | None = None,
+    now: str | None = None,
+    ref: str = "HEAD",
+    notes: list[str] | None = None,
+) -> BoardInput:
+    notes = notes if notes is not None else []
+    doc = ModelsDocument.load(ctx.models_path)
+    state = doc.state()  # BadInput (exit 2) before anything is written
+    soaks = _soaks(doc.plain())
+    registry, evidence = _registry(ctx, state, offline, staging, notes)
+    local = _local_evidence(ctx, list(evidence_dirs or ()), state, staging, notes)
+    seen = {(e.model, e.version, e.env) for e in evidence}
+    evidence += [e for e in local if (e.model, e.version, e.env) not in seen]
+    drift, retrains, starts = _state_records(ctx, state, notes)
+    name = ctx.env.get("GITHUB_REPOSITORY") or ctx.repo.name
+    return BoardInput(
+        state=state,
+        now=now or utc_stamp(),
+        title=f"Delivery board: {name}",
+        commits=_commits(ctx.repo, ref),
+        pull_requests=_pull_requests(ctx, notes),
+        registry=registry,
+        evidence=evidence,
+        drift=drift,
+        retrains=retrains,
+        alert_starts=starts,
+        soaks=soaks,
+        links=_links(ctx),
+    )
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise BadInput(
+            f"--out {out}: not empty and not a board written by modelops; choose another directory"
+        )
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace `out` by `staging` with two renames: readers see the old board or the new, never half."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        os.replace(out, old)
+    try:
+        os.replace(staging, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_board(
+    ctx: Context,
+    out: Path,
+    *,
+    offline: bool = False,
+    evidence_dirs: list[Path] | None = None,
+    now: str | None = None,
+    ref: str = "HEAD",
+) -> BoardResult:
+    out = out.resolve()
+    _check_target(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    notes: list[str] = []
+    try:
+        facts = gather(
+            ctx, staging, offline=offline, evidence_dirs=evidence_dirs, now=now, ref=ref, notes=notes
+        )
+        board = build_board(facts)
+        site = render_site(board)
+        for rel, text in site.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        (staging / MARKER).write_text(f"{MODELS_FILE} board built {board.generated_at}\n", encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; a web server must read it
+        _swap_in(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return BoardResult(
+        out=str(out),
+        index=str(out / "index.html"),
+        models=len(board.models),
+        environments=len(board.environments),
+        pages=len(site),
+        bytes_index=len(site["index.html"].encode("utf-8")),
+        registry="reachable" if board.registry_reachable else f"not reachable: {board.registry_detail}",
+        notes=notes,
+    )
