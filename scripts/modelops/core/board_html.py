@@ -223,8 +223,9 @@ def _grid(board: Board, models: tuple[ModelView, ...], depth: int, caption: str)
 def _summary(board: Board) -> str:
     s = board.summary
     med = s.alert_to_rollback_median
+    count = len(s.alert_to_rollback_seconds)
     lead = (
-        f"{duration(med)} median of {len(s.alert_to_rollback_seconds)}"
+        f"{duration(med)} (median of {count} rollback{'s' if count != 1 else ''})"
         if med is not None
         else "no alert with a known start"
     )
