@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="check models.yaml against its JSON Schema and the semantic rules",
         description="Check models.yaml against scripts/modelops/schema/models.schema.json and the rules the "
         "schema cannot say (previous ≠ version, no quarantined pin, canary 1-99 %, staging and production "
-        "present). Exit 0 valid, 2 invalid.",
+        "present unless a pipeline is declared; the pipeline: no upstream cycles, unknown upstreams or "
+        "unreachable environments, soaks that are durations, canary steps within the admission limit of "
+        "policies/promotion.yaml, no auto_promote into a protected environment). Exit 0 valid, 2 invalid.",
     )
     p.add_argument("file", nargs="?", help="the file to check (default: the repository's models.yaml)")
     p.set_defaults(handler=run)
@@ -23,11 +25,22 @@ def run(args: argparse.Namespace) -> int:
 
     from modelops.context import Context
     from modelops.core.document import ModelsDocument
-    from modelops.errors import EXIT_BAD_INPUT
+    from modelops.core.pipeline import PipelineLimits
+    from modelops.core.policy import PolicyConfig
+    from modelops.errors import EXIT_BAD_INPUT, BadInput
+    from modelops.flows.policy import load_config
 
-    path = Path(args.file) if args.file else Context.discover(args.repo).models_path
+    try:
+        ctx: Context | None = Context.discover(args.repo)
+    except BadInput:
+        if not args.file:
+            raise
+        ctx = None  # a file outside any repository: the policy's defaults
+    path = Path(args.file) if args.file else ctx.models_path  # type: ignore[union-attr]
     doc = ModelsDocument.load(path)
-    problems = doc.problems()
+    # The pipeline rules read the promotion policy: protected environments and the admission limit.
+    config = load_config(ctx.repo) if ctx is not None else PolicyConfig()
+    problems = doc.problems(PipelineLimits(config.protected_environments, config.max_canary_traffic))
     if not problems:
         doc.check_round_trip()
     emit(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from modelops.core.metrics import pairing_problem
+from modelops.core.pipeline import DEFAULT_LIMITS, PipelineLimits, pipeline_problems
 from modelops.core.state import HISTORY_LIMIT, REQUIRED_ENVIRONMENTS, DesiredState, parse_state
 from modelops.errors import BadInput, Denied
 
@@ -131,8 +132,10 @@ class ModelsDocument:
         plain: dict[str, Any] = _to_plain(self.root)
         return plain
 
-    def problems(self) -> list[Problem]:
-        """Schema problems first; semantic rules only once the shape is right."""
+    def problems(self, limits: PipelineLimits = DEFAULT_LIMITS) -> list[Problem]:
+        """Schema problems first; semantic rules only once the shape is right.
+
+        `limits` come from the promotion policy (protected environments, the admission limit)."""
         from jsonschema import Draft202012Validator
 
         validator = Draft202012Validator(schema())
@@ -152,7 +155,7 @@ class ModelsDocument:
             return found
         return [
             Problem(p.path, p.message, _line_of(self.root, p.path.split(".")))
-            for p in semantic_problems(parse_state(data))
+            for p in semantic_problems(parse_state(data), limits)
         ]
 
     def state(self) -> DesiredState:
@@ -347,14 +350,17 @@ def iter_environments(state: DesiredState) -> Iterator[tuple[str, str]]:
             yield model.name, env
 
 
-def semantic_problems(state: DesiredState) -> list[Problem]:
+def semantic_problems(state: DesiredState, limits: PipelineLimits = DEFAULT_LIMITS) -> list[Problem]:
     """Rules JSON Schema cannot say."""
     found: list[Problem] = []
     for model in state.models.values():
         base = f"models.{model.name}"
-        for required in REQUIRED_ENVIRONMENTS:
-            if required not in model.environments:
-                found.append(Problem(f"{base}.environments", f"missing environment {required!r}"))
+        # Without a declared pipeline, the environments are today's fixed pair.
+        if not any(e.upstream is not None for e in model.environments.values()):
+            for required in REQUIRED_ENVIRONMENTS:
+                if required not in model.environments:
+                    found.append(Problem(f"{base}.environments", f"missing environment {required!r}"))
+        found.extend(Problem(p.path, p.message) for p in pipeline_problems(model, limits))
         aliases: dict[str, str] = {}
         for env in model.environments.values():
             at = f"{base}.environments.{env.name}"

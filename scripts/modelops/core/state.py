@@ -13,6 +13,8 @@ from typing import Any
 
 REQUIRED_ENVIRONMENTS = ("staging", "production")
 HISTORY_LIMIT = 10
+# Argo CD's name for the cluster it runs in.
+DEFAULT_CLUSTER = "https://kubernetes.default.svc"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,14 @@ class Environment:
     quarantined: tuple[int, ...]
     history: tuple[HistoryEntry, ...]
     replicas: int = 1
+    # The pipeline (core/pipeline.py): where a Version must come from, how long it soaks here before
+    # the next environment may take it, the canary steps, and where Argo CD deploys it.
+    upstream: str | None = None
+    soak: str | None = None
+    canary_steps: tuple[int, ...] | None = None
+    auto_promote: bool | None = None
+    cluster: str = DEFAULT_CLUSTER
+    namespace: str | None = None
 
     @property
     def previous_alias(self) -> str:
@@ -178,6 +188,8 @@ def _history(raw: Any) -> tuple[HistoryEntry, ...]:
 
 
 def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
+    destination = raw.get("destination") or {}
+    steps = raw.get("canary_steps")
     canary_raw = raw.get("canary")
     canary = (
         Canary(
@@ -198,6 +210,12 @@ def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
         quarantined=_tuple(raw.get("quarantined")),
         history=_history(raw.get("history")),
         replicas=int(raw.get("replicas", 1)),
+        upstream=None if raw.get("upstream") is None else str(raw["upstream"]),
+        soak=None if raw.get("soak") is None else str(raw["soak"]),
+        canary_steps=None if steps is None else tuple(int(s) for s in steps),
+        auto_promote=None if raw.get("auto_promote") is None else bool(raw["auto_promote"]),
+        cluster=str(destination.get("cluster", DEFAULT_CLUSTER)),
+        namespace=None if destination.get("namespace") is None else str(destination["namespace"]),
     )
 
 
