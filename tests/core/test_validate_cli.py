@@ -31,6 +31,22 @@ def test_the_repository_models_yaml_is_valid():
             ("      production:\n        version: null", "      production:\n        version: latest"),
             "'latest'",
         ),
+        # JSON Schema counts 2.0 as an integer; a rollback would then write .../1.0 into the storage URI.
+        (
+            ("      production:\n        version: null", "      production:\n        version: 2.0"),
+            "models.churn.environments.production.version: 2.0 is not of type 'integer'",
+        ),
+        (
+            ("      production:\n        version: null", "      production:\n        version: 0x2"),
+            "models.churn.environments.production.version: 2 is written in hexadecimal",
+        ),
+        (
+            (
+                "        replicas: 2\n        canary: null",
+                "        replicas: 2\n        canary: {version: 5, traffic: 1_0}",
+            ),
+            "canary.traffic: 10 is written with leading zeros or underscores",
+        ),
         (
             (
                 "      production:\n        version: null\n        run_id: null\n        alias: production\n        previous: null",

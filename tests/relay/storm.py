@@ -42,7 +42,7 @@ def storm_deliveries(count: int, seed: int = 20261121) -> list[Delivery]:
                 Delivery(
                     "unauthenticated",
                     body,
-                    {"Authorization": "Bearer guess", "X-Modelops-Signature": sign(body, "guess")},
+                    {"Authorization": "Bearer guess", **sign(body, "guess")},
                 )
             )
         else:
@@ -61,7 +61,7 @@ def storm_deliveries(count: int, seed: int = 20261121) -> list[Delivery]:
                     Delivery(
                         "signed",
                         body,
-                        {"X-Modelops-Signature": sign(body, SECRET), "Content-Type": "application/json"},
+                        {**sign(body, SECRET), "Content-Type": "application/json"},
                     )
                 )
             else:

@@ -69,8 +69,13 @@ def webhook(*alerts: dict[str, Any], version: str = "4") -> dict[str, Any]:
     }
 
 
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str = SECRET, *, at: float | None = None) -> dict[str, str]:
+    """The headers a signing proxy adds: a timestamp and the HMAC of `<timestamp>.<body>`."""
+    import time
+
+    stamp = str(int(time.time() if at is None else at))
+    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Modelops-Timestamp": stamp, "X-Modelops-Signature": "sha256=" + digest}
 
 
 @dataclass
@@ -154,12 +159,14 @@ def request(
 
 @contextmanager
 def running_relay(
-    models_path: Path, state_dir: Path, dispatcher: Any, auth: Auth | None = None
+    models_path: Path, state_dir: Path, dispatcher: Any, auth: Auth | None = None, **options: Any
 ) -> Iterator[RunningRelay]:
-    """The relay's real HTTP server in this process, on a free loopback port."""
+    """The relay's real HTTP server in this process, on a free loopback port (`options`: its limits)."""
     log_stream = io.StringIO()
     relay, lock = open_relay(models_path, state_dir, dispatcher, JsonLog(log_stream))
-    server = RelayHTTPServer(("127.0.0.1", 0), relay, auth or Auth(token=TOKEN, hmac_secret=SECRET))
+    server = RelayHTTPServer(
+        ("127.0.0.1", 0), relay, auth or Auth(token=TOKEN, hmac_secret=SECRET), **options
+    )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     host, port = server.server_address[:2]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from modelops.core.incident import incident_id
-from modelops.relay.server import MAX_BODY_BYTES, Auth
+from modelops.relay.server import MAX_BODY_BYTES, SIGNATURE_WINDOW_S, Auth
 from tests.helpers import REPO_ROOT
 from tests.relay.support import (
     STARTS_AT,
@@ -59,16 +59,27 @@ def test_a_wrong_bearer_token_is_401(relay, dispatcher) -> None:  # type: ignore
 
 def test_a_signature_made_with_the_wrong_secret_or_over_another_body_is_401(relay, dispatcher) -> None:  # type: ignore[no-untyped-def]
     body = json.dumps(webhook()).encode()
-    wrong_secret = {"X-Modelops-Signature": sign(body, "not-the-secret")}
-    other_body = {"X-Modelops-Signature": sign(body + b" ")}
-    assert relay.post(body, wrong_secret, bearer=None).status == 401
-    assert relay.post(body, other_body, bearer=None).status == 401
+    assert relay.post(body, sign(body, "not-the-secret"), bearer=None).status == 401
+    assert relay.post(body, sign(body + b" "), bearer=None).status == 401
+    assert dispatcher.rollbacks == []
+
+
+def test_a_signed_delivery_replayed_outside_the_freshness_window_is_401(relay, dispatcher) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    body = json.dumps(webhook()).encode()
+    stale = sign(body, at=time.time() - SIGNATURE_WINDOW_S - 5)
+    future = sign(body, at=time.time() + SIGNATURE_WINDOW_S + 5)
+    body_only = {"X-Modelops-Signature": sign(body)["X-Modelops-Signature"]}  # no timestamp sent
+    moved = {**sign(body), "X-Modelops-Timestamp": str(int(time.time()) - 1)}  # timestamp not the signed one
+    for headers in (stale, future, body_only, moved):
+        assert relay.post(body, headers, bearer=None).status == 401, headers
     assert dispatcher.rollbacks == []
 
 
 def test_a_good_hmac_signature_is_accepted_without_a_bearer_token(relay, dispatcher) -> None:  # type: ignore[no-untyped-def]
     body = json.dumps(webhook()).encode()
-    response = relay.post(body, {"X-Modelops-Signature": sign(body)}, bearer=None)
+    response = relay.post(body, sign(body), bearer=None)
     assert response.status == 200, response.body
     assert len(dispatcher.rollbacks) == 1
 
@@ -148,7 +159,7 @@ def test_a_malformed_payload_is_400_naming_what_is_wrong(relay, dispatcher, body
     [
         ({"model": "fraud"}, "unknown model 'fraud'"),
         ({"env": "canary-east"}, "no environment 'canary-east'"),
-        ({"version": "latest"}, "version='latest'"),
+        ({"version": "latest"}, "'latest' is not a registry version"),
     ],
     ids=["unknown-model", "unknown-env", "non-numeric-version"],
 )
@@ -202,7 +213,7 @@ def test_a_drift_alert_goes_to_the_retrain_path_not_the_rollback(relay, dispatch
 
 
 def test_the_rollback_carries_the_incident_id_reason_alert_and_version(relay, dispatcher) -> None:  # type: ignore[no-untyped-def]
-    response = relay.post(webhook(alert(version="v7")))
+    response = relay.post(webhook(alert(version="7")))
     [incident] = dispatcher.rollbacks
     assert (incident.model, incident.env, incident.version, incident.alertname) == (
         "churn",

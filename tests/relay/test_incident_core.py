@@ -88,9 +88,8 @@ def test_a_drift_alert_may_omit_the_environment_but_a_rollback_may_not(state: De
         one(webhook(alert(env="")), state)
 
 
-def test_a_missing_version_label_means_whatever_serves_and_v_prefixes_are_read(state: DesiredState) -> None:
+def test_a_missing_version_label_means_whatever_serves(state: DesiredState) -> None:
     assert one(webhook(alert(version=None)), state).incident.version is None  # type: ignore[union-attr]
-    assert one(webhook(alert(version="v12")), state).incident.version == 12  # type: ignore[union-attr]
 
 
 def test_without_starts_at_re_sends_could_not_be_recognised(state: DesiredState) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 
+from modelops.core.version import version_arg
 from modelops.output import emit
 
 
@@ -18,7 +19,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "failed.",
     )
     p.add_argument("--model", required=True, metavar="NAME", help="model name in models.yaml, e.g. churn")
-    p.add_argument("--candidate", required=True, type=int, metavar="V", help="registry version to judge")
+    p.add_argument(
+        "--candidate", required=True, type=version_arg, metavar="V", help="registry version to judge"
+    )
     p.add_argument("--env", default="production", metavar="ENV", help="environment whose pin is the champion")
     p.add_argument("--out", metavar="DIR", help="evidence directory (default: <state dir>/evidence/...)")
     p.set_defaults(handler=run)

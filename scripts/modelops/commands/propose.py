@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 
+from modelops.core.version import version_arg
 from modelops.output import emit
 
 
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "starts as a canary. Exit 1 when the version may not be proposed.",
     )
     p.add_argument("--model", required=True)
-    p.add_argument("--version", required=True, type=int)
+    p.add_argument("--version", required=True, type=version_arg)
     p.add_argument("--env", required=True)
     p.add_argument(
         "--traffic", type=int, help="traffic percent (default: the model's first canary step, then 100)"

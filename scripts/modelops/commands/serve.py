@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import argparse
 
+from modelops.core.version import version_arg
+
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
@@ -18,7 +20,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument("--env", required=True, help="environment whose pinned version to serve")
     p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--version", type=int, help="serve this registry version instead of the pinned one")
+    p.add_argument(
+        "--version", type=version_arg, help="serve this registry version instead of the pinned one"
+    )
     p.add_argument(
         "--follow",
         action="store_true",

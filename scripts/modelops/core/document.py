@@ -22,6 +22,13 @@ from modelops.core.state import HISTORY_LIMIT, REQUIRED_ENVIRONMENTS, DesiredSta
 from modelops.errors import BadInput, Denied
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema="
+# models.yaml is a few kilobytes. These bounds keep a hostile file (an alias bomb, thousands of nested
+# brackets) from costing minutes and gigabytes before it is refused: ruamel's scanner is quadratic in
+# nesting depth and its composer recursive, and aliases expand when the document is read as plain data.
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_ALIASES = 100
+MAX_NODES = 100_000
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,18 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+@cache
+def _validator() -> Any:
+    """JSON Schema counts 2.0 as an integer; a registry version (or a traffic percent) is never 2.0."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: type(value) is int
+    )
+    strict = validators.extend(Draft202012Validator, type_checker=checker)
+    return strict(schema())
+
+
 def _yaml() -> Any:
     from ruamel.yaml import YAML
 
@@ -58,12 +77,79 @@ def _yaml() -> Any:
     return y
 
 
-def _to_plain(node: Any) -> Any:
-    """ruamel's commented containers to plain dicts/lists (for JSON Schema and the typed state)."""
+def _check_shape(text: str, filename: str) -> None:
+    """Refuse, before parsing, a file too large, too deeply nested or with too many aliases."""
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.tokens import (
+        AliasToken,
+        BlockEndToken,
+        BlockMappingStartToken,
+        BlockSequenceStartToken,
+        FlowMappingEndToken,
+        FlowMappingStartToken,
+        FlowSequenceEndToken,
+        FlowSequenceStartToken,
+    )
+
+    size = len(text.encode("utf-8"))
+    if size > MAX_BYTES:
+        raise BadInput(f"{filename}: {size} bytes is over the {MAX_BYTES}-byte limit for models.yaml")
+    opening = (BlockMappingStartToken, BlockSequenceStartToken, FlowMappingStartToken, FlowSequenceStartToken)
+    closing = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
+    depth = aliases = 0
+    try:
+        # Tokens come lazily, so a hostile file is refused after its first few dozen tokens.
+        for token in _yaml().scan(text):
+            if isinstance(token, opening):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = token.start_mark.line + 1
+                    raise BadInput(f"{filename}:{line}: nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(token, closing):
+                depth -= 1
+            elif isinstance(token, AliasToken):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    line = token.start_mark.line + 1
+                    raise BadInput(f"{filename}:{line}: more than {MAX_ALIASES} YAML aliases")
+    except YAMLError:
+        return  # the parser that follows reports it, with its line
+
+
+class _TooLarge(Exception):
+    pass
+
+
+_SPELLINGS = {"HexInt": "in hexadecimal", "OctalInt": "in octal", "BinaryInt": "in binary"}
+
+
+def _spelling_problems(node: Any, path: list[Any]) -> Iterator[Problem]:
+    """Integers written other than in plain decimal (0x10, 0o7, 010, 1_000): ruamel keeps them as int
+    subclasses that remember their spelling, and JSON Schema would count them as integers."""
     if isinstance(node, dict):
-        return {str(k): _to_plain(v) for k, v in node.items()}
+        for key, value in node.items():
+            yield from _spelling_problems(value, [*path, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _spelling_problems(value, [*path, index])
+    elif isinstance(node, int) and not isinstance(node, bool) and type(node) is not int:
+        how = _SPELLINGS.get(type(node).__name__, "with leading zeros or underscores")
+        yield Problem(_dotted(path), f"{int(node)} is written {how}; write a plain decimal integer")
+
+
+def _to_plain(node: Any, budget: list[int] | None = None) -> Any:
+    """ruamel's commented containers to plain dicts/lists (for JSON Schema and the typed state).
+
+    Aliases expand here, so `budget` (nodes left) bounds what a small file can grow into.
+    """
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooLarge
+    if isinstance(node, dict):
+        return {str(k): _to_plain(v, budget) for k, v in node.items()}
     if isinstance(node, list):
-        return [_to_plain(v) for v in node]
+        return [_to_plain(v, budget) for v in node]
     if isinstance(node, bool | int | float | str) or node is None:
         if isinstance(node, str):
             return str(node)
@@ -106,8 +192,11 @@ class ModelsDocument:
 
         self.filename = filename
         self.original = text
+        _check_shape(text, filename)
         try:
             self.root = _yaml().load(text)
+        except RecursionError:
+            raise BadInput(f"{filename}: nested too deeply to read") from None
         except YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{filename}:{mark.line + 1}" if mark is not None else filename
@@ -115,10 +204,19 @@ class ModelsDocument:
             raise BadInput(f"{where}: not valid YAML: {problem}") from None
         if not isinstance(self.root, dict):
             raise BadInput(f"{filename}: expected a mapping at the top level")
+        try:
+            self.plain()
+        except _TooLarge:
+            raise BadInput(
+                f"{filename}: more than {MAX_NODES} values once its aliases are expanded"
+            ) from None
 
     @classmethod
     def load(cls, path: Path) -> ModelsDocument:
         try:
+            size = path.stat().st_size
+            if size > MAX_BYTES:
+                raise BadInput(f"{path}: {size} bytes is over the {MAX_BYTES}-byte limit for models.yaml")
             text = path.read_text("utf-8")
         except FileNotFoundError:
             raise BadInput(f"{path}: file not found") from None
@@ -129,18 +227,19 @@ class ModelsDocument:
     # -- reading -----------------------------------------------------------------------------
 
     def plain(self) -> dict[str, Any]:
-        plain: dict[str, Any] = _to_plain(self.root)
+        plain: dict[str, Any] = _to_plain(self.root, [MAX_NODES])
         return plain
 
     def problems(self, limits: PipelineLimits = DEFAULT_LIMITS) -> list[Problem]:
         """Schema problems first; semantic rules only once the shape is right.
 
         `limits` come from the promotion policy (protected environments, the admission limit)."""
-        from jsonschema import Draft202012Validator
-
-        validator = Draft202012Validator(schema())
         data = self.plain()
-        found = []
+        found = [
+            Problem(p.path, p.message, _line_of(self.root, p.path.split(".")))
+            for p in _spelling_problems(self.root, [])
+        ]
+        validator = _validator()
         for top in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
             # "not valid under any of the given schemas" names nothing; the deepest sub-error does.
             err = max(top.context, key=lambda e: len(e.absolute_path)) if top.context else top

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from modelops.core.state import DesiredState
+from modelops.core.version import parse_version
 
 WEBHOOK_VERSION = "4"
 ACTION_LABEL = "action"
@@ -25,8 +26,16 @@ RETRAIN_ACTION = "retrain"
 DEFAULT_SEVERITY = "major"
 
 
+# Alertmanager's webhook_config max_alerts truncates a group to this many (monitoring/alertmanager sets it).
+MAX_ALERTS = 200
+
+
 class PayloadError(ValueError):
     """The body is not an Alertmanager webhook v4 payload (HTTP 400)."""
+
+
+class TooManyAlerts(PayloadError):
+    """More alerts in one payload than the relay takes (HTTP 413)."""
 
 
 class Route(enum.Enum):
@@ -130,6 +139,8 @@ def parse_webhook(body: bytes) -> Webhook:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise PayloadError(f"body is not JSON ({exc})") from None
+    except RecursionError:
+        raise PayloadError("body: JSON nested too deeply") from None
     if not isinstance(data, Mapping):
         raise PayloadError("body: expected a JSON object")
     version = data.get("version")
@@ -140,6 +151,11 @@ def parse_webhook(body: bytes) -> Webhook:
     alerts = data.get("alerts")
     if not isinstance(alerts, Sequence) or isinstance(alerts, str):
         raise PayloadError("alerts: expected a list")
+    if len(alerts) > MAX_ALERTS:
+        raise TooManyAlerts(
+            f"alerts: {len(alerts)} in one payload, over the relay's {MAX_ALERTS}; "
+            f"set max_alerts: {MAX_ALERTS} in Alertmanager's webhook_config"
+        )
     receiver, status, group_key = (data.get(k, "") for k in ("receiver", "status", "groupKey"))
     return Webhook(
         receiver=receiver if isinstance(receiver, str) else "",
@@ -154,14 +170,12 @@ class UnprocessableAlert(ValueError):
 
 
 def _version(raw: str | None, alertname: str) -> int | None:
-    if raw is None or raw.strip() == "":
+    if raw is None or raw == "":
         return None
-    text = raw.strip().removeprefix("v")
-    if not text.isdigit():
-        raise UnprocessableAlert(
-            f"alert {alertname!r}: label version={raw!r} is not a registry version number"
-        )
-    return int(text)
+    try:
+        return parse_version(raw)
+    except ValueError as exc:
+        raise UnprocessableAlert(f"alert {alertname!r}: label version: {exc}") from None
 
 
 def _reason(alert: Alert) -> str:

@@ -1,7 +1,7 @@
 """The webhook relay: Alertmanager → incident log → rollback (or retrain request), exactly once.
 
 POST /alerts   an Alertmanager webhook v4 payload, authenticated by a bearer token or an HMAC-SHA256
-               signature of the body. Answers 200 when every alert is handled (acted on, a duplicate,
+               signature of a fresh timestamp and the body (docs/relay.md). Answers 200 when every alert is handled (acted on, a duplicate,
                refused or ignored), 5xx when a dispatch failed (Alertmanager delivers again, and the
                released claim lets that delivery retry), 4xx when retrying cannot help.
 GET  /healthz  200 while the relay can read models.yaml and its incident log.
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -32,6 +34,7 @@ from modelops.core.incident import (
     Incident,
     PayloadError,
     Route,
+    TooManyAlerts,
     UnprocessableAlert,
     decide,
     parse_webhook,
@@ -42,9 +45,17 @@ from modelops.relay.dispatch import Dispatcher
 from modelops.relay.log import JsonLog, structure_stderr
 
 MAX_BODY_BYTES = 1 << 20
+# A client has this long from the first byte of a request to the last byte of its body: a client that
+# trickles a byte every few seconds would otherwise hold its thread (and a connection slot) for ever.
+REQUEST_DEADLINE_S = 10.0
+# Threads are one per connection; past this many, new connections get 503 and close at once.
+MAX_CONNECTIONS = 256
 TOKEN_ENV = "MODELOPS_RELAY_TOKEN"
 HMAC_ENV = "MODELOPS_RELAY_HMAC_SECRET"
 SIGNATURE_HEADER = "X-Modelops-Signature"
+TIMESTAMP_HEADER = "X-Modelops-Timestamp"
+# A signed delivery older (or newer) than this is refused, so a captured one cannot be replayed later.
+SIGNATURE_WINDOW_S = 300
 DUPLICATE_LOG_INTERVAL_S = 10.0
 
 
@@ -72,11 +83,24 @@ class Auth:
             credentials.strip().encode("utf-8"), self.token.encode("utf-8")
         )
 
-    def signature_ok(self, signature: str | None, body: bytes) -> bool:
-        if self.hmac_secret is None or not signature:
+    def signature_ok(
+        self, signature: str | None, timestamp: str | None, body: bytes, now: float | None = None
+    ) -> bool:
+        """HMAC-SHA256 over `<timestamp>.<body>`, with the timestamp (unix seconds) inside the window."""
+        if self.hmac_secret is None or not signature or not timestamp:
             return False
-        expected = "sha256=" + hmac.new(self.hmac_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+        if not (timestamp.isascii() and timestamp.isdigit()):
+            return False
+        if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_WINDOW_S:
+            return False
+        expected = "sha256=" + signature_of(self.hmac_secret, timestamp, body)
         return hmac.compare_digest(signature.strip().lower().encode("utf-8"), expected.encode("utf-8"))
+
+
+def signature_of(secret: str, timestamp: str, body: bytes) -> str:
+    """What a signing proxy puts after `sha256=` in X-Modelops-Signature."""
+    message = timestamp.encode("ascii") + b"." + body
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 class ModelsWatch:
@@ -190,8 +214,9 @@ class Relay:
         try:
             webhook = parse_webhook(body)
         except PayloadError as exc:
-            self.log("rejected", level="warning", code=400, detail=str(exc))
-            return Reply(400, {"status": "bad request", "error": str(exc)})
+            code = 413 if isinstance(exc, TooManyAlerts) else 400
+            self.log("rejected", level="warning", code=code, detail=str(exc))
+            return Reply(code, {"status": "bad request", "error": str(exc)})
         state = self.models.state()
         decisions: list[Decision] = []
         problems: list[str] = []
@@ -280,15 +305,120 @@ class Relay:
             return self._busy.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
 
 
+def _raw_answer(code: int, reason: str, error: str, extra: str = "") -> bytes:
+    """A whole HTTP answer, for moments with no parsed request to answer through the handler."""
+    body = json.dumps({"error": error}).encode("utf-8") + b"\n"
+    head = (
+        f"HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's reads, under one deadline per request (from its first byte to its body's last).
+
+    An idle keep-alive connection waits `idle_s` for a next request; once a request starts, every read
+    gets only the time left, so a slow client cannot stretch one request by sending a byte at a time.
+    """
+
+    def __init__(self, sock: socket.socket, idle_s: float, deadline_s: float) -> None:
+        self._sock = sock
+        self.idle_s = idle_s
+        self.deadline_s = deadline_s
+        self._deadline: float | None = None
+        self.expired = False
+
+    def readable(self) -> bool:
+        return True
+
+    def next_request(self) -> None:
+        self._deadline = None
+        self.expired = False
+
+    def request_read(self) -> None:
+        """The body is in: writes get the ordinary timeout again."""
+        self._deadline = float("inf")
+        self._sock.settimeout(self.idle_s)
+
+    def readinto(self, buffer: Any) -> int:
+        if self._deadline is None:
+            self._sock.settimeout(self.idle_s)
+        else:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                self.expired = True
+                raise TimeoutError(f"request not complete within {self.deadline_s:g}s")
+            self._sock.settimeout(min(left, self.idle_s))
+        try:
+            count = self._sock.recv_into(buffer)
+        except TimeoutError:
+            self.expired = self._deadline is not None
+            raise
+        if count and self._deadline is None:
+            self._deadline = time.monotonic() + self.deadline_s
+        return count
+
+
 class RelayHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     # Alertmanager storms open many connections at once; the default backlog of 5 would refuse them.
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], relay: Relay, auth: Auth) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        relay: Relay,
+        auth: Auth,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        request_deadline_s: float = REQUEST_DEADLINE_S,
+    ) -> None:
         self.relay = relay
         self.auth = auth
+        self.max_connections = max_connections
+        self.request_deadline_s = request_deadline_s
+        self._connections = 0
+        self._count_lock = threading.Lock()
+        self._limit_log = LogSampler(DUPLICATE_LOG_INTERVAL_S)
         super().__init__(address, RelayHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._count_lock:
+            full = self._connections >= self.max_connections
+            if not full:
+                self._connections += 1
+        if not full:
+            super().process_request(request, client_address)
+            return
+        if self._limit_log.should_log("connection_limit"):
+            self.relay.log(
+                "connection_limit",
+                level="warning",
+                client=client_address[0],
+                limit=self.max_connections,
+                detail="new connections are answered 503 until open ones finish or reach their deadline",
+            )
+        try:
+            request.settimeout(1.0)
+            request.sendall(
+                _raw_answer(
+                    503,
+                    "Service Unavailable",
+                    f"the relay has {self.max_connections} connections open; retry shortly",
+                    "Retry-After: 1\r\n",
+                )
+            )
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._count_lock:
+                self._connections -= 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One log line instead of socketserver's traceback on stderr (usually: the sender hung up)."""
@@ -315,6 +445,28 @@ class RelayHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # the relay logs decisions, not lines
         return
 
+    def setup(self) -> None:
+        super().setup()
+        self._reader = _DeadlineReader(self.connection, float(self.timeout), self.server.request_deadline_s)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.next_request()
+        super().handle_one_request()
+        if self._reader.expired:  # the request line or headers did not arrive in time
+            self.close_connection = True
+            self.server.relay.log(
+                "slow_client",
+                level="warning",
+                client=self.client_address[0],
+                detail=f"request not complete within {self.server.request_deadline_s:g}s; connection closed",
+            )
+            try:
+                self.wfile.write(_raw_answer(408, "Request Timeout", "request not complete in time"))
+                self.wfile.flush()
+            except OSError:
+                pass
+
     def _send(
         self, code: int, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
     ) -> None:
@@ -334,6 +486,7 @@ class RelayHandler(BaseHTTPRequestHandler):
         self._send(code, json.dumps(data).encode("utf-8") + b"\n", "application/json", headers)
 
     def do_GET(self) -> None:
+        self._reader.request_read()
         path = self.path.split("?")[0]
         if path == "/healthz":
             try:
@@ -357,16 +510,20 @@ class RelayHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._json(404, {"error": f"no route {self.path}; webhooks go to POST /alerts"})
             return
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1:
+            # Two lengths are how request smuggling starts: a proxy and the relay could read different bodies.
+            self.close_connection = True
+            self._json(400, {"error": "more than one Content-Length header"})
+            return
         length_header = self.headers.get("Content-Length")
         if length_header is None or self.headers.get("Transfer-Encoding"):
             self.close_connection = True
             self._json(411, {"error": "send the body with a Content-Length"})
             return
-        try:
+        if length_header.isascii() and length_header.isdigit():
             length = int(length_header)
-            if length < 0:
-                raise ValueError
-        except ValueError:
+        else:
             self.close_connection = True
             self._json(400, {"error": f"Content-Length {length_header!r} is not a byte count"})
             return
@@ -374,7 +531,15 @@ class RelayHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body stays unread on the socket
             self._json(413, {"error": f"body of {length} bytes exceeds the {MAX_BODY_BYTES}-byte limit"})
             return
-        body = self.rfile.read(min(length, MAX_BODY_BYTES))
+        try:
+            body = self.rfile.read(min(length, MAX_BODY_BYTES))
+        except TimeoutError:
+            self.close_connection = True
+            self._reader.expired = False  # answered here, with the body's own message
+            self.server.relay.log("slow_client", level="warning", client=self.client_address[0], code=408)
+            self._json(408, {"error": f"body not received within {self.server.request_deadline_s:g}s"})
+            return
+        self._reader.request_read()
         if len(body) != length:
             self.close_connection = True
             self._json(400, {"error": f"body ended after {len(body)} of {length} bytes"})
@@ -382,12 +547,15 @@ class RelayHandler(BaseHTTPRequestHandler):
         auth = self.server.auth
         if not auth.insecure and not (
             auth.bearer_ok(self.headers.get("Authorization"))
-            or auth.signature_ok(self.headers.get(SIGNATURE_HEADER), body)
+            or auth.signature_ok(self.headers.get(SIGNATURE_HEADER), self.headers.get(TIMESTAMP_HEADER), body)
         ):
             self.server.relay.log("unauthorized", level="warning", client=self.client_address[0], code=401)
             self._json(
                 401,
-                {"error": f"send Authorization: Bearer <token> or {SIGNATURE_HEADER}: sha256=<hmac of body>"},
+                {
+                    "error": f"send Authorization: Bearer <token>, or {TIMESTAMP_HEADER}: <unix seconds> and "
+                    f"{SIGNATURE_HEADER}: sha256=<hmac of '<timestamp>.<body>'> within {SIGNATURE_WINDOW_S}s"
+                },
                 {"WWW-Authenticate": 'Bearer realm="modelops-relay"'},
             )
             return
