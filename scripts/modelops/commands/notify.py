@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 
+from modelops.core.text import one_line_arg
 from modelops.output import emit
 
 
@@ -22,8 +23,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     failed.add_argument("--model", required=True)
     failed.add_argument("--env", required=True)
-    failed.add_argument("--reason", required=True)
-    failed.add_argument("--incident")
+    failed.add_argument("--reason", required=True, type=one_line_arg())
+    failed.add_argument("--incident", type=one_line_arg(100))
     failed.set_defaults(handler=run_rollback_failed)
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 
+from modelops.core.text import one_line_arg
 from modelops.output import emit
 
 
@@ -26,10 +27,15 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         action.add_argument("number", type=int)
         if name == "approve":
             action.add_argument(
-                "--as", dest="user", required=True, metavar="USER", help="the reviewer's login"
+                "--as",
+                dest="user",
+                required=True,
+                metavar="USER",
+                type=one_line_arg(100),
+                help="the reviewer's login",
             )
         if name == "close":
-            action.add_argument("--comment", help="why it is closed")
+            action.add_argument("--comment", type=one_line_arg(), help="why it is closed")
         action.set_defaults(handler=globals()[f"run_{name}"])
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 
+from modelops.core.text import one_line_arg
 from modelops.core.version import version_arg
 from modelops.output import emit
 
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument(
         "--override-reason",
         metavar="TEXT",
+        type=one_line_arg(),
         help="propose despite a failed or stale evaluation or a quarantine; labels the PR `override`",
     )
     p.add_argument("--evidence", metavar="DIR", help="evaluation output directory holding report.md")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 
+from modelops.core.text import one_line_arg
 from modelops.output import emit
 
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         choices=("major", "minor"),
         help="major goes now, minor waits for the schedule (default: major, or from the drift ledger for drift)",
     )
-    p.add_argument("--reason", default="", help="free text recorded with the request")
+    p.add_argument("--reason", default="", type=one_line_arg(), help="free text recorded with the request")
     p.add_argument("--env", default="production", help="environment whose champion the candidate must beat")
     p.add_argument("--out", metavar="DIR", help="evidence directory (default: the state dir)")
     p.add_argument(

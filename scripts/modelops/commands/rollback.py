@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 
+from modelops.core.text import one_line_arg
 from modelops.core.version import version_arg
 from modelops.output import emit
 
@@ -17,12 +18,20 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     p.add_argument("--model", required=True)
     p.add_argument("--env", required=True)
-    p.add_argument("--reason", required=True, help="why; recorded in the commit and the history")
-    p.add_argument("--incident", help="incident id; a second rollback for the same incident does nothing")
+    p.add_argument(
+        "--reason", required=True, type=one_line_arg(), help="why; recorded in the commit and the history"
+    )
+    p.add_argument(
+        "--incident",
+        type=one_line_arg(100),
+        help="incident id; a second rollback for the same incident does nothing",
+    )
     p.add_argument(
         "--version", type=version_arg, help="the bad version (default: the canary if any, else the pin)"
     )
-    p.add_argument("--alert", help="the alert that triggered it, for the commit message")
+    p.add_argument(
+        "--alert", type=one_line_arg(200), help="the alert that triggered it, for the commit message"
+    )
     p.add_argument("--no-registry", action="store_true", help="leave the registry to sync-registry")
     p.add_argument(
         "--drill", action="store_true", help="a rehearsal: roll back without quarantining the version"

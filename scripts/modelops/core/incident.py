@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from modelops.core.state import DesiredState
+from modelops.core.text import single_line
 from modelops.core.version import parse_version
 
 WEBHOOK_VERSION = "4"
@@ -181,7 +182,7 @@ def _version(raw: str | None, alertname: str) -> int | None:
 def _reason(alert: Alert) -> str:
     summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
     text = f"{alert.name}: {summary}" if summary else f"{alert.name} firing"
-    return " ".join(text.split())
+    return single_line(text)
 
 
 def decide(alert: Alert, state: DesiredState) -> Decision:
@@ -218,9 +219,9 @@ def decide(alert: Alert, state: DesiredState) -> Decision:
         model=model_name,
         env=env_name,
         version=_version(alert.labels.get("version"), alertname),
-        alertname=alertname,
+        alertname=single_line(alertname, limit=200),
         starts_at=alert.starts_at,
-        severity=alert.labels.get("severity", DEFAULT_SEVERITY),
+        severity=single_line(alert.labels.get("severity", DEFAULT_SEVERITY), limit=50),
         reason=_reason(alert),
     )
     return Decision(route, incident, action)

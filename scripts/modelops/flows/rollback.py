@@ -19,6 +19,7 @@ from modelops.context import MODELS_FILE, Context
 from modelops.core.clock import utc_stamp
 from modelops.core.document import ModelsDocument
 from modelops.core.rollback import plan_rollback
+from modelops.core.text import single_line
 from modelops.errors import ModelOpsError
 from modelops.files import write_atomically
 
@@ -59,7 +60,12 @@ def rollback(
     sync_registry: bool = True,
     drill: bool = False,
 ) -> RollbackResult:
-    by = by or actor()
+    # Every value below reaches the commit message and the history: one line each, so none can write
+    # a trailer of its own (the relay passes alert text through; the CLI refuses it outright).
+    by = single_line(by or actor(), limit=100)
+    reason = single_line(reason)
+    incident = single_line(incident, limit=100) if incident else incident
+    alertname = single_line(alertname, limit=200) if alertname else alertname
     # Validate against the checkout first, so a bad model or env is exit 2 before anything moves.
     ModelsDocument.load(ctx.models_path).state().model(model).env(env)
     notifier = Notifier(ctx)
