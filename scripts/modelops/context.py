@@ -89,7 +89,9 @@ class Context:
     def forge_kind(self) -> str:
         if self.sandbox:
             return "local"
-        if self.env.get("GITHUB_TOKEN") and self.env.get("GITHUB_REPOSITORY"):
+        # A token, or a GitHub App whose installation tokens are minted as needed.
+        credentials = self.env.get("GITHUB_TOKEN") or self.env.get("MODELOPS_APP_CLIENT_ID")
+        if credentials and self.env.get("GITHUB_REPOSITORY"):
             return "github"
         return "none"
 

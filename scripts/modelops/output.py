@@ -19,6 +19,18 @@ def emit(args: Any, data: Any, human: str | None = None) -> None:
     sys.stdout.flush()
 
 
+def github_output(path: str | None, **values: object) -> None:
+    """Append `key=value` lines to a GitHub Actions output file (the step's $GITHUB_OUTPUT)."""
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as out:
+        for key, value in values.items():
+            text = "" if value is None else str(value)
+            if "\n" in text:
+                raise ValueError(f"output {key}: one line expected")
+            out.write(f"{key}={text}\n")
+
+
 def progress(message: str) -> None:
     print(f"… {message}", file=sys.stderr, flush=True)
 

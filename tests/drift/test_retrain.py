@@ -326,7 +326,7 @@ class Fakes:
         )
 
 
-def test_the_executor_trains_evaluates_against_production_and_opens_a_pr(ctx: Context) -> None:
+def test_the_executor_evaluates_against_production_and_proposes_to_staging(ctx: Context) -> None:
     decision = _ask(ctx, T0)
     fakes = Fakes()
     outcome = fakes.run(ctx, run_id=decision.run_id)
@@ -334,11 +334,19 @@ def test_the_executor_trains_evaluates_against_production_and_opens_a_pr(ctx: Co
     _, eval_args, eval_kw = fakes.calls[1]
     assert eval_args[1:] == ("churn", 7) and eval_kw["env"] == "production"
     _, prop_args, prop_kw = fakes.calls[2]
-    assert prop_args[1:] == ("churn", 7, "production")
+    # Never straight to production: that promotion starts from staging, past production's reviewers.
+    assert prop_args[1:] == ("churn", 7, "staging")
     assert (prop_kw["evidence_dir"] / "report.md").is_file()
     assert outcome.outcome == "proposed" and outcome.pr == "forge://pr/3"
     run = flow.ledger_for(ctx).run(decision.run_id)
     assert run["outcome"] == "proposed" and run["finished_at"]
+
+
+def test_without_a_proposal_env_the_executor_stops_after_a_passing_gate(ctx: Context) -> None:
+    fakes = Fakes()
+    outcome = fakes.run(ctx, propose_env=None)
+    assert [c[0] for c in fakes.calls] == ["train", "evaluate"]
+    assert outcome.outcome == "gate_passed" and outcome.passed and outcome.pr is None
 
 
 def test_a_candidate_failing_the_gate_is_not_proposed(ctx: Context) -> None:

@@ -106,3 +106,31 @@ def test_an_unknown_model_is_bad_input(tmp_path):
     )
     assert result.returncode == 2 and "no model 'nope'" in result.stderr
     assert not (repo / ".modelops" / "metrics").exists()
+
+
+def test_an_unreachable_pushgateway_still_lets_the_issue_page_and_says_what_to_fix(tmp_path, httpserver):
+    # A GitHub-hosted runner cannot reach an in-cluster Pushgateway: the issue must be opened anyway.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "models.yaml").write_text((REPO_ROOT / "models.yaml").read_text("utf-8"), encoding="utf-8")
+    issue_url = httpserver.url_for("/acme/models/issues/12")
+    httpserver.expect_request("/repos/acme/models/issues", method="POST").respond_with_json(
+        {"number": 12, "id": 12, "html_url": issue_url, "title": "Rollback failed: churn production"},
+        status=201,
+    )
+    result = modelops(
+        "notify", "rollback-failed", "--model", "churn", "--env", "production", "--reason", "push refused",
+        cwd=repo,
+        env={
+            "GITHUB_TOKEN": "ghp_test",
+            "GITHUB_REPOSITORY": "acme/models",
+            "GITHUB_API_URL": httpserver.url_for("/").rstrip("/"),
+            "MODELOPS_PUSHGATEWAY_URL": "http://127.0.0.1:9",
+        },
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert len(httpserver.log) == 1, "the issue was opened before the push was tried"
+    error = result.stderr.strip().splitlines()[-1]  # after the notification's own log line
+    assert (
+        error.startswith("modelops: error:") and "reachable from the runner" in error and issue_url in error
+    )

@@ -34,7 +34,9 @@ WRITE_SCOPES = {
     ("rollback", "rollback"): {"contents"},
     ("rollback", "wait-synced"): {"id-token"},
     ("rollback", "notify-failure"): {"issues"},
-    ("retrain", "retrain"): {"contents", "pull-requests", "id-token"},
+    # Training runs without a write token; only the proposing job holds one.
+    ("retrain", "retrain"): {"id-token"},
+    ("retrain", "propose-staging"): {"contents", "pull-requests"},
     ("drill", "drill"): {"contents", "pull-requests", "id-token"},
 }
 

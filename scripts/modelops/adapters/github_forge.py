@@ -1,30 +1,25 @@
 """Pull requests on GitHub (or GitHub Enterprise Server), through PyGithub.
 
-The client takes `github_client`'s settings (token, GITHUB_API_URL, timeout) with urllib3's retries
-turned off: every request goes through `GitHubForge._call`, which retries it itself. PyGithub 2.x's
-`GithubRetry` does not retry PATCH (so a PR edit died on the first 502), does not wait on a 429 that
-has no Retry-After, nor on a 403 that only says `X-RateLimit-Remaining: 0`, and caps each wait but not
-their sum. Here one policy covers every method: 5xx answers are retried with capped exponential backoff
-for a bounded number of attempts; rate limits (Retry-After, or X-RateLimit-Remaining 0 with
-X-RateLimit-Reset, or a secondary-limit message) are waited out while the total wait for one request
-stays within `max_wait_s`; past that the command fails at once instead of hanging a workflow.
+The client takes `github_client`'s credentials (a token, or an App's renewing installation token),
+GITHUB_API_URL and timeout, with urllib3's retries turned off: every request goes through
+`GitHubCalls` (github_client.py), whose one retry policy covers every method, waits out rate limits
+within a bound and keeps GitHub's own message. PyGithub 2.x's `GithubRetry` did not retry PATCH, did
+not wait on a 429 without Retry-After nor on a 403 that only says `X-RateLimit-Remaining: 0`, and capped
+each wait but not their sum.
 
-Network errors are retried only for idempotent methods; a POST is repeated only after GitHub answered
-5xx or "rate limited". A repeated PR creation that finds its PR already exists adopts that PR.
+A repeated PR creation that finds its PR already exists adopts that PR.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from modelops.adapters.github_client import github_client, repository_name
+from modelops.adapters.github_client import GitHubCalls, RetryPolicy, github_client, repository_name
 from modelops.core.forge import PullRequest, Review
 from modelops.errors import BadInput, ExternalError
 
@@ -37,29 +32,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 LIST_STATES = ("open", "closed", "merged", "all")
 # Listing closed PRs of a busy repository could mean thousands of requests; history beyond this is
 # what the GitHub UI is for.
 CLOSED_LIST_LIMIT = 100
-# The reset time is whole seconds and GitHub's clock is not ours.
-RATE_LIMIT_RESET_MARGIN_S = 1.0
-# GitHub's guidance for a secondary rate limit without Retry-After: wait at least a minute.
-SECONDARY_RATE_LIMIT_WAIT_S = 60.0
 AUTO_MERGE_HINT = "turn on 'Allow auto-merge' in the repository's settings (Settings → General)"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one GitHub request tries: attempts in all, and the most time spent waiting between them."""
-
-    max_attempts: int = 4
-    max_wait_s: float = 60.0
-    backoff_s: float = 0.5
-    backoff_max_s: float = 8.0
-
-    def backoff(self, attempt: int) -> float:
-        return float(min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1)))
 
 
 class GitHubForge:
@@ -76,21 +53,22 @@ class GitHubForge:
         clock: Callable[[], float] = time.time,
         warnings: TextIO | None = None,
     ) -> None:
-        from github import Github
-
         self.repository = repository_name({"GITHUB_REPOSITORY": repository})
         self.owner = repository.split("/")[0]
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self._warnings = warnings
-        # github_client's token, base URL, timeout and user agent, without urllib3's retries (see the
-        # module's docstring; besides, GithubRetry reads a 403's body and PyGithub then sees none).
         # Lazy: handles to the repository, a PR or an issue cost no request until they are used.
-        settings = github_client(env, timeout_s=timeout_s).requester.kwargs
-        settings.update(retry=None, lazy=True)
-        self.api_url = str(settings["base_url"])
-        self._github: github.Github = Github(**settings)
+        self._github: github.Github = github_client(env, timeout_s=timeout_s, clock=clock)
+        self.api_url = str(self._github.requester.base_url)
+        self._calls = GitHubCalls(
+            self.api_url,
+            retry=self.retry,
+            sleep=sleep,
+            clock=clock,
+            forbidden_hint=f"check that GITHUB_TOKEN may write pull requests of {repository}",
+        )
         self._repo_handle: Repository | None = None
 
     @classmethod
@@ -303,73 +281,17 @@ class GitHubForge:
         unprocessable_is_expected: bool = False,
     ) -> T:
         """Run one request under the retry policy; every failure becomes one line naming the request."""
-        from github import GithubException
-        from requests import RequestException
-        from urllib3.exceptions import HTTPError
 
-        waited = 0.0
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return request()
-            except GithubException as exc:
-                status = exc.status
-                message = _message(exc.data)
-                failure = f"GitHub {method} {path}: {status} {message}".rstrip()
-                if status == 404 and number is not None:
-                    raise BadInput(f"no pull request #{number} in {self.repository}") from None
-                if status == 422:
-                    if method == "POST" and path.endswith("/pulls") and "already exists" in message.lower():
-                        raise _PullRequestExists(failure) from None
-                    if unprocessable_is_expected:
-                        raise _Unprocessable(message) from None
-                rate_wait = self._rate_limit_wait(status, _headers(exc.headers), message)
-                if rate_wait is not None:
-                    if waited + rate_wait > self.retry.max_wait_s:
-                        raise ExternalError(
-                            f"{failure}; the rate limit lifts in {rate_wait:.0f} s, more than the "
-                            f"{self.retry.max_wait_s:.0f} s a command waits: retry later"
-                        ) from None
-                    wait = rate_wait
-                elif 500 <= status < 600:
-                    retry_after = _retry_after(_headers(exc.headers), self._clock())
-                    wait = self.retry.backoff(attempt) if retry_after is None else retry_after
-                elif status in (401, 403):
-                    raise ExternalError(
-                        f"{failure}; check that GITHUB_TOKEN may write pull requests of {self.repository}"
-                    ) from None
-                else:
-                    raise ExternalError(failure) from None
-            except (RequestException, HTTPError, OSError) as exc:
-                failure = (
-                    f"GitHub {method} {path}: {type(exc).__name__}: {_network_reason(exc)} ({self.api_url})"
-                )
-                if method not in IDEMPOTENT_METHODS:
-                    raise ExternalError(failure) from None
-                wait = self.retry.backoff(attempt)
-            if attempt >= self.retry.max_attempts:
-                raise ExternalError(f"{failure} (gave up after {attempt} attempts)") from None
-            wait = max(0.0, min(wait, self.retry.max_wait_s - waited))
-            if wait > 0:
-                self._sleep(wait)
-                waited += wait
+        def refine(status: int, message: str, failure: str) -> None:
+            if status == 404 and number is not None:
+                raise BadInput(f"no pull request #{number} in {self.repository}") from None
+            if status == 422:
+                if method == "POST" and path.endswith("/pulls") and "already exists" in message.lower():
+                    raise _PullRequestExists(failure) from None
+                if unprocessable_is_expected:
+                    raise _Unprocessable(message) from None
 
-    def _rate_limit_wait(self, status: int, headers: Mapping[str, str], message: str) -> float | None:
-        """Seconds to wait when GitHub says "rate limited"; None when it said something else."""
-        if status not in (403, 429):
-            return None
-        now = self._clock()
-        retry_after = _retry_after(headers, now)
-        if retry_after is not None:
-            return retry_after
-        reset = headers.get("x-ratelimit-reset", "")
-        if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
-            return max(0.0, int(reset) - now) + RATE_LIMIT_RESET_MARGIN_S
-        lowered = message.lower()
-        if status == 429 or "secondary rate limit" in lowered or "rate limit exceeded" in lowered:
-            return SECONDARY_RATE_LIMIT_WAIT_S
-        return None
+        return self._calls(method, path, request, refine=refine)
 
 
 class _PullRequestExists(ExternalError):
@@ -414,61 +336,3 @@ def _review(review: Any) -> Review:
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in items if i))
-
-
-# -- reading GitHub's answers ------------------------------------------------------------------------
-
-
-def _headers(raw: Any) -> dict[str, str]:
-    return {str(k).lower(): str(v) for k, v in dict(raw or {}).items()}
-
-
-def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
-
-
-def _message(data: Any) -> str:
-    """GitHub's own words: `message` plus the details of `errors` (REST 422s and GraphQL)."""
-    if not isinstance(data, Mapping):
-        return _first_line(data)
-    details = []
-    for error in data.get("errors") or ():
-        if isinstance(error, Mapping):
-            details.append(str(error.get("message") or error.get("code") or ""))
-        elif error:
-            details.append(str(error))
-    details = [d for d in details if d]
-    message = str(data.get("message") or "")
-    if message and details:
-        text = f"{message} ({'; '.join(details)})"
-    elif message or details:
-        text = message or "; ".join(details)
-    else:
-        text = _first_line(data.get("data", "")) if isinstance(data.get("data"), str) else ""
-    return _first_line(text)
-
-
-def _network_reason(exc: BaseException) -> str:
-    """The OS's words ("Connection refused") rather than urllib3's nested reprs."""
-    text = str(exc)
-    errno = re.search(r"\[Errno -?\d+\] ([^\"')]+)", text)
-    if errno:
-        return errno.group(1).strip()
-    if "timed out" in text.lower():
-        return "timed out"
-    return _first_line(text)
-
-
-def _first_line(value: object) -> str:
-    text = re.sub(r"<[^>]*>", " ", str(value))  # a proxy's HTML error page
-    return " ".join(text.split())[:300]

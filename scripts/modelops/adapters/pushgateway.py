@@ -1,8 +1,10 @@
 """Raising ModelRollbackFailed: a counter Prometheus can read, from a job that does not stay up.
 
 Locally the counter lives in a node-exporter textfile under the state directory. In CI it is pushed to
-a Pushgateway (MODELOPS_PUSHGATEWAY_URL). A workflow run keeps no state, so the pushed value is the
-failure's Unix time: it only ever grows, which is all the alert's increase() needs.
+a Pushgateway (MODELOPS_PUSHGATEWAY_URL, with MODELOPS_PUSHGATEWAY_AUTH as `user:password` for basic
+auth). A GitHub-hosted runner cannot reach an in-cluster Pushgateway: the URL must be one the runner
+can reach (an ingress), or unset. A workflow run keeps no state, so the pushed value is the failure's
+Unix time: it only ever grows, which is all the alert's increase() needs.
 """
 
 from __future__ import annotations
@@ -33,8 +35,16 @@ def bump_textfile(directory: Path, model: str, env: str) -> float:
     return values[series]
 
 
-def push(url: str, model: str, env: str, timeout: float = 10.0) -> float:
+def push(url: str, model: str, env: str, timeout: float = 10.0, auth: str = "") -> float:
     from prometheus_client import CollectorRegistry, Counter, push_to_gateway
+    from prometheus_client.exposition import basic_auth_handler, default_handler
+
+    user, _, password = auth.partition(":")
+
+    def handler(url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes):  # type: ignore[no-untyped-def]
+        if auth:
+            return basic_auth_handler(url, method, timeout, headers, data, user, password)
+        return default_handler(url, method, timeout, headers, data)
 
     registry = CollectorRegistry()
     counter = Counter(
@@ -52,6 +62,7 @@ def push(url: str, model: str, env: str, timeout: float = 10.0) -> float:
             grouping_key={"model": model, "env": env},
             registry=registry,
             timeout=timeout,
+            handler=handler,
         )
     except OSError as exc:
         raise ExternalError(f"Pushgateway {url}: push failed: {exc}") from None

@@ -10,8 +10,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="receive Alertmanager webhooks and roll back (or request a retrain) once per incident",
         description="HTTP receiver for Alertmanager webhook v4 payloads on POST /alerts. A firing alert "
         "labelled action=rollback rolls its model back in its environment: through the rollback.yml "
-        "workflow on GitHub when GITHUB_TOKEN and GITHUB_REPOSITORY are set (outside a sandbox), else "
-        "by running the rollback here. action=retrain asks for a (debounced) retrain. Each incident "
+        "workflow on GitHub when GITHUB_TOKEN (or a GitHub App: MODELOPS_APP_CLIENT_ID and "
+        "MODELOPS_APP_PRIVATE_KEY_FILE, whose installation tokens the relay mints and renews) and "
+        "GITHUB_REPOSITORY are set (outside a sandbox), else by running the rollback here. "
+        "action=retrain asks for a retrain, debounced in the retrain ledger under --state, and on GitHub "
+        "starts retrain.yml the same way. Each incident "
         "(model, env, version, alertname, startsAt) is acted on once, across re-sends and restarts. "
         "Authenticate senders with MODELOPS_RELAY_TOKEN (bearer) and/or MODELOPS_RELAY_HMAC_SECRET "
         "(X-Modelops-Signature: sha256=<hex>). Also serves GET /healthz and GET /metrics. "
@@ -24,13 +27,14 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument(
         "--state",
         metavar="DIR",
-        help="directory of the incident log (default: the repository's state directory)",
+        help="directory of the incident log and the retrain ledger (default: the repository's state directory)",
     )
     p.add_argument(
         "--github-dispatch",
         choices=("repository", "workflow"),
         default="repository",
-        help="on GitHub, start rollback.yml by repository_dispatch (default) or workflow_dispatch",
+        help="on GitHub, start rollback.yml and retrain.yml by repository_dispatch (default; the token "
+        "needs contents: write) or workflow_dispatch (actions: write)",
     )
     p.add_argument(
         "--github-ref", metavar="REF", help="branch for workflow_dispatch (default: GITHUB_REF_NAME or main)"
@@ -56,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context.discover(args.repo)
     auth = Auth.from_env(ctx.env, insecure=args.insecure_no_auth)
     state_dir = Path(args.state).resolve() if args.state else ctx.state_dir / "relay"
-    dispatcher = dispatcher_for(ctx, github_mode=args.github_dispatch, github_ref=args.github_ref)
+    # The retrain ledger sits beside the incident log, on the relay's volume: the repository is a
+    # read-only git-sync checkout in the relay's pod.
+    dispatcher = dispatcher_for(
+        ctx, github_mode=args.github_dispatch, github_ref=args.github_ref, ledger_dir=state_dir
+    )
     # Keep --repo's symlinks: git-sync swaps a symlink to each new checkout, and the relay must follow
     # the link to see models.yaml change, not hold on to the checkout it resolved at start-up.
     models_path = Path(args.repo).absolute() / MODELS_FILE if args.repo else ctx.models_path

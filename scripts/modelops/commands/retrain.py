@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 
 from modelops.core.text import one_line_arg
-from modelops.output import emit
+from modelops.output import emit, github_output
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "against the production champion and open a promotion PR (never merged automatically). "
         "With --trigger drift and no --severity, the severity comes from the drift windows recorded by "
         "`modelops drift` (sustained over drift.sustained_windows). Exit 0 proposed or debounced, "
-        "1 the candidate failed the gate, 2 bad input, 3 an external system failed.",
+        "1 the candidate failed the gate (a normal outcome; retrain.yml stays green), 2 bad input, "
+        "3 an external system failed.",
     )
     p.add_argument("--model", required=True, help="model name (a key of models.yaml)")
     p.add_argument(
@@ -30,6 +31,29 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     p.add_argument("--reason", default="", type=one_line_arg(), help="free text recorded with the request")
     p.add_argument("--env", default="production", help="environment whose champion the candidate must beat")
+    p.add_argument(
+        "--propose-env",
+        default="staging",
+        help="environment a passing candidate is proposed to (default staging: production promotions "
+        "start from staging, past the production environment's reviewers)",
+    )
+    p.add_argument(
+        "--no-propose",
+        action="store_true",
+        help="stop after the gate; a later step that holds the write token proposes (retrain.yml)",
+    )
+    p.add_argument(
+        "--github-output",
+        metavar="FILE",
+        help="also append version=N and gate=passed|failed to FILE (a step's $GITHUB_OUTPUT)",
+    )
+    p.add_argument(
+        "--decided",
+        metavar="WHO",
+        help="the run was already decided elsewhere (e.g. 'retrain ledger run #7' of the relay, or a "
+        "schedule): skip the request step and only execute. Required on a GitHub runner, whose ledger "
+        "starts empty every run and so cannot debounce",
+    )
     p.add_argument("--out", metavar="DIR", help="evidence directory (default: the state dir)")
     p.add_argument(
         "--run-id",
@@ -46,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modelops.context import Context
-    from modelops.errors import EXIT_DENIED
+    from modelops.errors import EXIT_DENIED, BadInput
     from modelops.flows import retrain as flow
 
     handler = logging.StreamHandler(sys.stderr)
@@ -59,7 +83,15 @@ def run(args: argparse.Namespace) -> int:
     reason = args.reason or f"{args.trigger} retrain"
     data: dict[str, object] = {}
     run_id = args.run_id
-    if run_id is None:
+    if args.decided:
+        data["decided"] = args.decided
+        reason = args.reason or f"{args.trigger} retrain ({args.decided})"
+    elif run_id is None and ctx.env.get("GITHUB_ACTIONS") == "true":
+        raise BadInput(
+            "retrain on a GitHub runner: its retrain ledger starts empty every run, so it cannot "
+            "debounce; pass --decided WHO (the relay debounces drift in its own ledger)"
+        )
+    if run_id is None and not args.decided:
         if args.trigger == "drift" and args.severity is None:
             decision = flow.request_retrain_for_drift(ctx, model=args.model, env=args.env, dispatch=None)
         else:
@@ -76,7 +108,11 @@ def run(args: argparse.Namespace) -> int:
             emit(args, data, f"{args.model}: retrain {decision.action}: {decision.reason}")
             return 0
         run_id = decision.run_id
-    outcome = flow.run_retrain(ctx, args.model, reason, run_id=run_id, env=args.env, out_dir=out)
+    propose_env = None if args.no_propose else args.propose_env
+    outcome = flow.run_retrain(
+        ctx, args.model, reason, run_id=run_id, env=args.env, propose_env=propose_env, out_dir=out
+    )
+    github_output(args.github_output, version=outcome.version, gate="passed" if outcome.passed else "failed")
     data["retrain"] = outcome.as_dict()
     human = f"{args.model}: {outcome.outcome}" + (f" ({outcome.pr})" if outcome.pr else "")
     emit(args, data, human)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from modelops.adapters.notify import Notifier
 from modelops.context import Context
 from modelops.core.document import ModelsDocument
+from modelops.errors import ExternalError
 
 
 @dataclass
@@ -30,12 +31,22 @@ def rollback_failed(ctx: Context, *, model: str, env: str, reason: str, incident
     result.channels.append("log")
     pushgateway.bump_textfile(ctx.state_dir / "metrics", model, env)
     result.channels.append("textfile")
-    if url := ctx.env.get("MODELOPS_PUSHGATEWAY_URL"):
-        pushgateway.push(url, model, env)
-        result.channels.append("pushgateway")
+    # People first: an unreachable Pushgateway (an in-cluster one seen from a hosted runner) must not
+    # keep the issue from being opened.
     if ctx.forge_kind == "github":
         result.issue_url = _open_issue(ctx, model, env, f"{message}.\n\nReason: {reason}\n")
         result.channels.append("github-issue")
+    if url := ctx.env.get("MODELOPS_PUSHGATEWAY_URL"):
+        try:
+            pushgateway.push(url, model, env, auth=ctx.env.get("MODELOPS_PUSHGATEWAY_AUTH", ""))
+        except ExternalError as exc:
+            told = f"; told {', '.join(result.channels)}" + (
+                f" ({result.issue_url})" if result.issue_url else ""
+            )
+            raise ExternalError(
+                f"{exc} (MODELOPS_PUSHGATEWAY_URL must be reachable from the runner){told}"
+            ) from None
+        result.channels.append("pushgateway")
     return result
 
 

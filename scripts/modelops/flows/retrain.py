@@ -3,8 +3,13 @@
 `request_retrain` decides (core/retrain_policy.py) and records the decision in the ledger in one
 transaction; a `dispatch` callable launches the run it allowed. `run_retrain` is the executor shared by
 the scheduled retrain (the safety net) and the drift-triggered one: it trains a new version, evaluates
-it against the production champion on the golden set and, when the gate passes, opens a promotion PR.
-It never merges: a production promotion is a human's review.
+it against the production champion on the golden set and, when the gate passes, opens a promotion PR
+to staging (a production promotion starts from staging, past the production environment's reviewers).
+It never merges.
+
+The ledger must outlive the runs it debounces: the relay keeps it on its own volume (`--state`), never
+under the repository (read-only in the relay's pod). A GitHub runner starts with an empty one each time,
+so on GitHub the relay decides and the workflow only executes what was decided (`decided`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,6 @@ from modelops.core.state import Model
 from modelops.errors import BadInput, Denied, ExternalError, ModelOpsError
 
 LOG = logging.getLogger("modelops.retrain")
-RETRAIN_WORKFLOW = "retrain.yml"
 
 Dispatch = Callable[[RetrainDecision], str | None]
 
@@ -59,8 +63,9 @@ def _now(now: datetime | None) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
-def ledger_for(ctx: Context) -> Ledger:
-    return Ledger.at(ctx.ensure_state_dir())
+def ledger_for(ctx: Context, state_dir: Path | None = None) -> Ledger:
+    """The ledger in `state_dir` (the relay's volume), else in the repository's state directory."""
+    return Ledger.at(state_dir if state_dir is not None else ctx.ensure_state_dir())
 
 
 # -- deciding ---------------------------------------------------------------------------------------
@@ -75,6 +80,7 @@ def request_retrain(
     source: str,
     now: datetime | None = None,
     dispatch: Dispatch | str | None = "auto",
+    ledger: Ledger | None = None,
 ) -> RetrainDecision:
     """Decide on one retrain request, record it, and launch the run when the decision is "go".
 
@@ -87,7 +93,7 @@ def request_retrain(
         raise BadInput(f"source {source!r}: expected one of {', '.join(SOURCES)}")
     settings = _model(ctx, model).drift
     request = RetrainRequest(model, _severity(severity), reason, _source(source), _now(now))
-    ledger = ledger_for(ctx)
+    ledger = ledger or ledger_for(ctx)
     recorded = ledger.decide_and_record(request, partial(decide, cooldown_hours=settings.cooldown_hours))
     decision = RetrainDecision(
         recorded.action, model, recorded.reason, request, recorded.request_id, recorded.run_id
@@ -188,7 +194,7 @@ def request_retrain_for_performance(
 def select_dispatch(ctx: Context) -> Dispatch:
     """Where an allowed run starts: the retrain workflow on GitHub, a local `modelops retrain` otherwise."""
     if ctx.forge_kind == "github":
-        return github_workflow_dispatch(ctx)
+        return github_dispatch(ctx)
     return subprocess_dispatch(ctx)
 
 
@@ -212,28 +218,25 @@ def subprocess_dispatch(ctx: Context) -> Dispatch:
     return launch
 
 
-def github_workflow_dispatch(ctx: Context, ref: str | None = None) -> Dispatch:
-    """workflow_dispatch of retrain.yml with the decided model and severity (needs actions: write)."""
+def retrain_fields(decision: RetrainDecision) -> dict[str, str]:
+    """What retrain.yml receives (its workflow_dispatch inputs; the same keys as client_payload)."""
+    return {
+        "model": decision.model,
+        "trigger": _workflow_trigger(decision),
+        "severity": decision.request.severity,
+        "reason": decision.request.reason,
+        "decided": f"retrain ledger run #{decision.run_id}",
+    }
+
+
+def github_dispatch(ctx: Context, sender: Any = None) -> Dispatch:
+    """Start retrain.yml for the decided run: repository_dispatch `retrain` unless `sender` says otherwise."""
 
     def launch(decision: RetrainDecision) -> str:
-        from modelops.adapters.github_client import call_github, github_client, repository_name
+        from modelops.adapters.github_dispatch import RETRAIN_EVENT, RETRAIN_WORKFLOW, GitHubDispatch
 
-        repository = repository_name(ctx.env)
-        branch = ref or ctx.env.get("GITHUB_REF_NAME") or "main"
-        repo = github_client(ctx.env).get_repo(repository)
-        workflow = repo.get_workflow(RETRAIN_WORKFLOW)
-        inputs = {
-            "model": decision.model,
-            "trigger": _workflow_trigger(decision),
-            "severity": decision.request.severity,
-        }
-        sent = call_github(
-            f"workflow_dispatch {RETRAIN_WORKFLOW} on {repository}@{branch}",
-            lambda: workflow.create_dispatch(branch, inputs, throw=True),
-        )
-        if sent is False:
-            raise ExternalError(f"GitHub: {RETRAIN_WORKFLOW} dispatch on {repository} was not accepted")
-        return f"{repository} {RETRAIN_WORKFLOW}@{branch}"
+        via = sender if sender is not None else GitHubDispatch.from_env(ctx.env)
+        return str(via.send(RETRAIN_EVENT, RETRAIN_WORKFLOW, retrain_fields(decision)))
 
     return launch
 
@@ -250,7 +253,7 @@ def _workflow_trigger(decision: RetrainDecision) -> str:
 class RetrainOutcome:
     model: str
     run_id: int
-    outcome: str  # proposed | gate_failed | refused_quarantined
+    outcome: str  # proposed | gate_passed (not proposed here) | gate_failed | refused_quarantined
     version: int | None
     mlflow_run_id: str | None
     passed: bool
@@ -296,15 +299,22 @@ def run_retrain(
     *,
     run_id: int | None = None,
     env: str = "production",
+    propose_env: str | None = "staging",
     out_dir: Path | None = None,
     train: Callable[..., Any] | None = None,
     evaluate: Callable[..., Any] | None = None,
     propose: Callable[..., Any] | None = None,
     now: datetime | None = None,
 ) -> RetrainOutcome:
-    """Train, evaluate against `env`'s champion, and open a promotion PR when the gate passes."""
+    """Train, evaluate against `env`'s champion, and open a promotion PR to `propose_env` when it passes.
+
+    `propose_env=None` stops after the gate ("gate_passed"): on GitHub a later job, the only one holding
+    a write token, proposes, so training code never runs beside that token.
+    """
     spec = _model(ctx, model)
     spec.env(env)
+    if propose_env is not None:
+        spec.env(propose_env)
     ledger = ledger_for(ctx)
     if run_id is None:
         run_id = ledger.start_run(model, _now(now), detail=f"executor started directly: {reason}")
@@ -325,12 +335,14 @@ def run_retrain(
         report = (evaluate or _flow("evaluate", "evaluate"))(ctx, model, version, env=env, out_dir=evidence)
         passed = bool(report.passed)
         pr: str | None = None
-        if passed:
+        if passed and propose_env is None:
+            outcome, detail = "gate_passed", f"v{version} passed the gate against {env}'s champion"
+        elif passed:
             proposed = (propose or _flow("propose", "propose"))(
-                ctx, model, version, env, evidence_dir=evidence
+                ctx, model, version, propose_env, evidence_dir=evidence
             )
             pr = _pr_of(proposed)
-            outcome, detail = "proposed", f"v{version} proposed for {env}" + (f": {pr}" if pr else "")
+            outcome, detail = "proposed", f"v{version} proposed for {propose_env}" + (f": {pr}" if pr else "")
         else:
             outcome, detail = "gate_failed", f"v{version} did not pass the gate against {env}'s champion"
         return RetrainOutcome(model, run_id, outcome, version, mlflow_run, passed, pr, evidence)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from modelops.adapters.incidents import State
@@ -15,7 +16,7 @@ from modelops.core.incident import Incident
 from modelops.errors import BadInput, Denied, ExternalError
 
 if TYPE_CHECKING:
-    from modelops.adapters.github_dispatch import GitHubRollbackDispatch
+    from modelops.adapters.github_dispatch import GitHubDispatch
     from modelops.context import Context
 
 
@@ -35,18 +36,24 @@ class Dispatcher(Protocol):
 
 
 class FlowDispatcher:
-    """Run the use cases in this process: the sandbox, or any repository without GitHub credentials.
+    """Run the use cases in this process (the sandbox, or a repository without GitHub credentials), or
+    start their workflows on GitHub.
 
-    The flows commit to the same working clone, so one dispatch runs at a time.
+    The flows commit to the same working clone, so one dispatch runs at a time. The retrain ledger lives
+    in `ledger_dir` (the relay's own volume): the repository may be a read-only checkout, and on GitHub
+    the relay's ledger is the only one that outlives a run.
     """
 
     name = "local"
 
-    def __init__(self, ctx: Context, rollback_via: GitHubRollbackDispatch | None = None) -> None:
+    def __init__(
+        self, ctx: Context, github: GitHubDispatch | None = None, ledger_dir: Path | None = None
+    ) -> None:
         self.ctx = ctx
-        self.github = rollback_via
+        self.github = github
+        self.ledger_dir = ledger_dir
         self._serial = threading.Lock()
-        if rollback_via is not None:
+        if github is not None:
             self.name = "github"
         else:
             # The first rollback should not pay for importing MLflow: warm the imports while idle.
@@ -84,7 +91,7 @@ class FlowDispatcher:
 
     def retrain(self, incident: Incident) -> Outcome:
         try:
-            from modelops.flows.retrain import request_retrain
+            from modelops.flows.retrain import github_dispatch, ledger_for, request_retrain
         except ImportError as exc:
             raise ExternalError(f"the retrain flow is not available in this installation ({exc})") from None
         try:
@@ -95,6 +102,8 @@ class FlowDispatcher:
                     severity=incident.severity,
                     reason=incident.reason,
                     source="drift",
+                    dispatch=github_dispatch(self.ctx, self.github) if self.github is not None else "auto",
+                    ledger=ledger_for(self.ctx, self.ledger_dir),
                 )
         except (Denied, BadInput) as exc:
             return Outcome(State.REFUSED, str(exc))
@@ -109,14 +118,19 @@ class FlowDispatcher:
 
 
 def dispatcher_for(
-    ctx: Context, *, github_mode: str = "repository", github_ref: str | None = None
+    ctx: Context,
+    *,
+    github_mode: str = "repository",
+    github_ref: str | None = None,
+    ledger_dir: Path | None = None,
 ) -> Dispatcher:
-    """GitHub when GITHUB_TOKEN and GITHUB_REPOSITORY are set outside a sandbox; the flows otherwise."""
+    """GitHub when its credentials and GITHUB_REPOSITORY are set outside a sandbox; the flows otherwise."""
     if ctx.forge_kind == "github":
-        from modelops.adapters.github_dispatch import GitHubRollbackDispatch
+        from modelops.adapters.github_dispatch import GitHubDispatch
 
-        return FlowDispatcher(ctx, GitHubRollbackDispatch.from_env(ctx.env, mode=github_mode, ref=github_ref))
-    return FlowDispatcher(ctx)
+        sender = GitHubDispatch.from_env(ctx.env, mode=github_mode, ref=github_ref)
+        return FlowDispatcher(ctx, sender, ledger_dir)
+    return FlowDispatcher(ctx, ledger_dir=ledger_dir)
 
 
 def _warm_imports() -> None:
