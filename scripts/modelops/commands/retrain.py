@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument(
         "--decided",
         metavar="WHO",
+        type=one_line_arg(),
         help="the run was already decided elsewhere (e.g. 'retrain ledger run #7' of the relay, or a "
         "schedule): skip the request step and only execute. Required on a GitHub runner, whose ledger "
         "starts empty every run and so cannot debounce",
