@@ -106,3 +106,29 @@ def test_the_board_fits_a_phone_and_stays_small(repo, tmp_path):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in index
     assert "@media (max-width:40rem)" in (out / "style.css").read_text("utf-8")
     shutil.rmtree(out)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ("version: 1\n", "version: 010\n", "plain decimal"),  # libyaml would read 8
+        ("alias: production\n", "alias: production\n        colour: blue\n", "colour"),
+        ("previous: null\n        replicas: 2", "previous: 1\n        replicas: 2", "previous"),
+    ],
+)
+def test_the_fast_reader_refuses_what_validate_refuses_and_names_it(repo, tmp_path, old, new, named):
+    text = (repo / "models.yaml").read_text("utf-8")
+    assert old in text
+    (repo / "models.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    board_result = board(repo, tmp_path / "site")
+    validate = modelops("validate", "--repo", str(repo))
+    assert board_result.returncode == validate.returncode == 2
+    assert named in board_result.stderr and board_result.stderr.strip().endswith(validate.stderr.strip())
+
+
+def test_the_fast_reader_reads_the_state_validate_reads(repo):
+    from modelops.core.document import ModelsDocument
+    from modelops.flows.board import read_state
+
+    for path in (repo / "models.yaml", REPO_ROOT / "models.yaml"):
+        assert read_state(path) == ModelsDocument.load(path).state()

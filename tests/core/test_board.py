@@ -14,7 +14,6 @@ from modelops.core.board import (
     Evidence,
     LinkStyle,
     RegistryFacts,
-    Soak,
     VersionFacts,
     build_board,
     duration,
@@ -216,12 +215,23 @@ def test_the_summary_counts_the_last_30_days_only():
 
 
 def test_soak_progress_appears_only_where_an_environment_declares_a_soak():
-    facts = demo_facts()
-    assert all(c.soak is None for c in build_board(facts).models[0].cells)
-    soaked = build_board(demo_facts(soaks={("churn", "production"): Soak(4.0, None)}))
-    progress = production_cell(soaked).soak
-    assert progress is not None and progress.percent == 50
-    assert "soak 2 h of 4 h" in render_site(soaked)["index.html"]
+    assert all(c.soak is None for c in build_board(demo_facts()).models[0].cells)
+    promoted = {
+        "at": "2026-11-30T10:00:00Z",
+        "by": "bot",
+        "action": "promote",
+        "from": None,
+        "to": 4,
+        "reason": "x",
+    }
+    staging = {**env(4, history=[promoted]), "soak": "4h"}
+    production = {**DEMO_PRODUCTION, "upstream": "staging"}
+    board = build_board(demo_facts(state=state(production=production, staging=staging)))
+    cells = {c.env: c for c in board.models[0].cells}
+    assert cells["production"].soak is None
+    progress = cells["staging"].soak
+    assert progress is not None and progress.percent == 50 and progress.next_env == "production"
+    assert "soak 2 h of 4 h toward production (50%)" in render_site(board)["index.html"]
 
 
 def test_gate_evidence_gets_a_table_and_plots_with_alt_text():

@@ -16,7 +16,9 @@ from statistics import median
 from typing import Any
 
 from modelops.core.forge import PullRequest
+from modelops.core.pipeline import downstream, soak_seconds, stages
 from modelops.core.state import DesiredState, Environment, HistoryEntry, Model
+from modelops.errors import BadInput
 
 SUMMARY_DAYS = 30
 NOT_REACHABLE = "registry not reachable"
@@ -84,14 +86,6 @@ class RetrainRun:
 
 
 @dataclass(frozen=True)
-class Soak:
-    """An environment's soak: how long a version serves there before it may move downstream."""
-
-    hours: float
-    next_env: str | None
-
-
-@dataclass(frozen=True)
 class LinkStyle:
     """Where links point: the board's own pages for a sandbox, or GitHub and the MLflow UI for a fork.
 
@@ -152,7 +146,6 @@ class BoardInput:
     drift: Sequence[DriftVerdict] = ()
     retrains: Sequence[RetrainRun] = ()
     alert_starts: Mapping[str, str] = field(default_factory=dict)  # incident id -> alert start
-    soaks: Mapping[tuple[str, str], Soak] = field(default_factory=dict)  # (model, env) -> soak
     links: LinkStyle = field(default_factory=LinkStyle.local)
 
 
@@ -399,10 +392,17 @@ def _cell(facts: BoardInput, index: _Index, model: Model, env: Environment, now:
     served_for = duration((now - started).total_seconds()) if started else "unknown"
     if env.version is None:
         served_for = "—"
-    soak_spec = facts.soaks.get((model.name, env.name))
     soak = None
-    if soak_spec is not None and started is not None:
-        soak = SoakProgress((now - started).total_seconds() / 3600, soak_spec.hours, soak_spec.next_env)
+    if env.soak is not None and started is not None:  # only where the pipeline declares a soak
+        try:
+            hours = soak_seconds(env.soak) / 3600
+        except BadInput:
+            hours = None  # `modelops validate` names it; the board still shows the rest
+        if hours is not None:
+            following = downstream(model, env.name)
+            soak = SoakProgress(
+                (now - started).total_seconds() / 3600, hours, following[0] if following else None
+            )
     quarantined = []
     for version in env.quarantined:
         commit = index.rollback_commits.get((model.name, env.name, version))
@@ -647,10 +647,11 @@ def build_board(facts: BoardInput) -> Board:
     environments: list[str] = []
     models = []
     for model in sorted(facts.state.models.values(), key=lambda m: m.name):
-        for env_name in model.environments:
-            if env_name not in environments:
-                environments.append(env_name)
-        cells = tuple(_cell(facts, index, model, env, now) for env in model.environments.values())
+        ordered = [model.environments[name] for name in stages(model)]  # upstreams first
+        for env in ordered:
+            if env.name not in environments:
+                environments.append(env.name)
+        cells = tuple(_cell(facts, index, model, env, now) for env in ordered)
         models.append(
             ModelView(
                 name=model.name,
