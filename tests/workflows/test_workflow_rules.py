@@ -38,9 +38,12 @@ WRITE_SCOPES = {
     ("retrain", "retrain"): {"id-token"},
     ("retrain", "propose-staging"): {"contents", "pull-requests"},
     ("drill", "drill"): {"contents", "pull-requests", "id-token"},
+    ("board", "deploy"): {"pages", "id-token"},
 }
 
 CLOUD_LOGIN = "./.github/actions/cloud-login"
+# deploy-pages proves the artifact to GitHub Pages with an OIDC token; no cloud login there.
+PAGES_DEPLOY = re.compile(r"^actions/deploy-pages@")
 CHECKOUT = re.compile(r"^actions/checkout@")
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+$")
@@ -50,8 +53,8 @@ def write_scopes(job: dict[str, Any]) -> set[str]:
     return {scope for scope, level in job["permissions"].items() if level == "write"}
 
 
-def test_the_six_workflows_of_the_loop_exist() -> None:
-    assert set(WORKFLOWS) == {"pr", "train", "sync", "rollback", "retrain", "drill"}
+def test_the_six_workflows_of_the_loop_and_the_board_exist() -> None:
+    assert set(WORKFLOWS) == {"pr", "train", "sync", "rollback", "retrain", "drill", "board"}
 
 
 def test_pr_gate_runs_on_pull_requests_to_main_and_again_when_approvals_or_labels_change() -> None:
@@ -142,6 +145,15 @@ def test_rollback_environment_choices_are_the_environments_of_models_yaml() -> N
     assert set(options) == environments
 
 
+def test_the_board_is_built_on_every_change_to_main_and_published_to_pages() -> None:
+    board = WORKFLOWS["board"]
+    assert triggers(board)["push"] == {"branches": ["main"]}
+    build, deploy = board["jobs"]["build"], board["jobs"]["deploy"]
+    assert ".venv/bin/modelops board --out board-site" in "".join(s.get("run", "") for s in build["steps"])
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+
+
 def test_retraining_runs_weekly_on_demand_and_on_drift() -> None:
     on = triggers(WORKFLOWS["retrain"])
     assert set(on) == {"schedule", "workflow_dispatch", "repository_dispatch"}
@@ -180,7 +192,10 @@ def test_job_writes_only_what_it_needs(name: str, job_id: str, job: dict[str, An
 
 @pytest.mark.parametrize(("name", "job_id", "job"), ALL_JOBS, ids=JOB_IDS)
 def test_oidc_only_in_jobs_that_reach_a_cloud(name: str, job_id: str, job: dict[str, Any]) -> None:
-    logs_in = any(step.get("uses") == CLOUD_LOGIN for step in job.get("steps", []))
+    logs_in = any(
+        step.get("uses") == CLOUD_LOGIN or PAGES_DEPLOY.match(step.get("uses", ""))
+        for step in job.get("steps", [])
+    )
     assert ("id-token" in write_scopes(job)) == logs_in
 
 
