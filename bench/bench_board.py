@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
+from bench.bench_render import _timed
 from modelops.context import Context
 from modelops.core.board import build_board
 from modelops.core.board_html import render_site
@@ -101,17 +100,6 @@ def _repo(root: Path, count: int) -> Path:
     _git(repo, "fast-import", "--quiet", stdin="".join(stream))
     _git(repo, "reset", "-q", "--hard", "main")
     return repo
-
-
-def _timed(fn, repeat: int) -> tuple[float, float]:
-    """Median wall-clock and CPU seconds (CPU time is what other processes on a busy machine cannot inflate)."""
-    wall, cpu = [], []
-    for _ in range(repeat):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - started_cpu)
-    return statistics.median(wall), statistics.median(cpu)
 
 
 def run(quick: bool) -> list[dict[str, object]]:

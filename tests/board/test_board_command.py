@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -97,15 +96,6 @@ def test_it_refuses_to_replace_a_directory_it_did_not_write(repo, tmp_path):
 def test_help_names_the_output_directory():
     result = modelops("board", "--help")
     assert result.returncode == 0 and "--out DIR" in result.stdout
-
-
-def test_the_board_fits_a_phone_and_stays_small(repo, tmp_path):
-    out = tmp_path / "site"
-    assert board(repo, out).returncode == 0
-    index = (out / "index.html").read_text("utf-8")
-    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in index
-    assert "@media (max-width:40rem)" in (out / "style.css").read_text("utf-8")
-    shutil.rmtree(out)
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,18 @@ class VersionInfo:
     aliases: tuple[str, ...] = ()
 
 
+def _version_info(mv: Any) -> VersionInfo:
+    return VersionInfo(
+        name=str(mv.name),
+        version=int(mv.version),
+        run_id=mv.run_id or None,
+        source=str(mv.source or ""),
+        status=str(mv.status or ""),
+        tags=dict(mv.tags or {}),
+        aliases=tuple(mv.aliases or ()),
+    )
+
+
 class _NotFound(Exception):
     pass
 
@@ -226,15 +238,7 @@ class Registry:
             )
         except _NotFound:
             return None
-        return VersionInfo(
-            name=str(mv.name),
-            version=int(mv.version),
-            run_id=mv.run_id or None,
-            source=str(mv.source or ""),
-            status=str(mv.status or ""),
-            tags=dict(mv.tags or {}),
-            aliases=tuple(mv.aliases or ()),
-        )
+        return _version_info(mv)
 
     def _require_version(self, name: str, version: int) -> VersionInfo:
         info = self.version(name, version)
@@ -272,18 +276,7 @@ class Registry:
             )
         except _NotFound:
             return []
-        return [
-            VersionInfo(
-                name=str(mv.name),
-                version=int(mv.version),
-                run_id=mv.run_id or None,
-                source=str(mv.source or ""),
-                status=str(mv.status or ""),
-                tags=dict(mv.tags or {}),
-                aliases=tuple(mv.aliases or ()),
-            )
-            for mv in found
-        ]
+        return [_version_info(mv) for mv in found]
 
     def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         self._call(

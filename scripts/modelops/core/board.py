@@ -89,14 +89,13 @@ class RetrainRun:
 class LinkStyle:
     """Where links point: the board's own pages for a sandbox, or GitHub and the MLflow UI for a fork.
 
-    Templates take `{sha}`, `{number}`, `{name}`/`{version}` and `{run_id}`.
+    Templates take `{sha}`, `{number}` and `{name}`/`{version}`.
     """
 
     forge: str  # "local" | "github" | "none"
     commit: str = "commits/{sha}.html"
     pull_request: str = "prs/{number}.html"
     mlflow_version: str | None = None
-    mlflow_run: str | None = None
 
     @classmethod
     def local(cls) -> LinkStyle:
@@ -113,7 +112,6 @@ class LinkStyle:
             commit=base + "/commit/{sha}",
             pull_request=base + "/pull/{number}",
             mlflow_version=None if ui is None else ui + "/#/models/{name}/versions/{version}",
-            mlflow_run=None if ui is None else ui + "/#/experiments/0/runs/{run_id}",
         )
 
     @property
@@ -129,9 +127,6 @@ class LinkStyle:
 
     def version_url(self, name: str, version: int) -> str | None:
         return None if self.mlflow_version is None else self.mlflow_version.format(name=name, version=version)
-
-    def run_url(self, run_id: str) -> str | None:
-        return None if self.mlflow_run is None else self.mlflow_run.format(run_id=run_id)
 
 
 @dataclass(frozen=True)
