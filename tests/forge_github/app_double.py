@@ -54,6 +54,13 @@ class AppDouble:
     permissions: dict[str, str] = field(default_factory=lambda: {"contents": "write", "metadata": "read"})
     minted: list[tuple[str, float]] = field(default_factory=list)  # (token, expires at)
     jwts: list[dict[str, Any]] = field(default_factory=list)
+    # Further Apps installed on the same repository: client ID -> (public key, permissions).
+    others: dict[str, tuple[Any, dict[str, str]]] = field(default_factory=dict)
+
+    def _app(self, issuer: str) -> tuple[Any, dict[str, str]] | None:
+        if issuer == self.client_id:
+            return self.public_key, self.permissions
+        return self.others.get(issuer)
 
     def install(self, prefix: str = "") -> AppDouble:
         self.server.expect_request(
@@ -79,28 +86,35 @@ class AppDouble:
 
     # -- handlers ------------------------------------------------------------------------------------
 
-    def _jwt(self, request: Request) -> Response | None:
+    def _jwt(self, request: Request) -> Response | dict[str, str]:
+        """GitHub's 401, or the permissions of the App whose JWT this is."""
         import jwt
 
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return _error(401, "A JSON web token could not be decoded")
         try:
+            issuer = str(jwt.decode(token, options={"verify_signature": False}).get("iss"))
+        except jwt.PyJWTError:
+            return _error(401, "A JSON web token could not be decoded")
+        app = self._app(issuer)
+        if app is None:
+            return _error(401, "Integration not found")
+        try:
             claims = jwt.decode(
-                token, self.public_key, algorithms=["RS256"], options={"require": ["iat", "exp", "iss"]}
+                token, app[0], algorithms=["RS256"], options={"require": ["iat", "exp", "iss"]}
             )
         except jwt.PyJWTError:
             return _error(401, "A JSON web token could not be decoded")
-        if str(claims["iss"]) != self.client_id:
-            return _error(401, "Integration not found")
         if claims["exp"] - claims["iat"] > JWT_MAX_LIFETIME_S + 60:
             return _error(401, "'Expiration time' claim ('exp') is too far in the future")
         self.jwts.append(claims)
-        return None
+        return app[1]
 
     def _installation(self, request: Request) -> Response:
-        if (refused := self._jwt(request)) is not None:
-            return refused
+        permissions = self._jwt(request)
+        if isinstance(permissions, Response):
+            return permissions
         if not self.installed:
             return _error(404, "Not Found")
         owner = self.repository.split("/")[0]
@@ -113,7 +127,7 @@ class AppDouble:
             "account": {"login": owner, "id": 1, "type": "Organization"},
             "repository_selection": "selected",
             "access_tokens_url": f"{self.server.url_for('/')}app/installations/{INSTALLATION_ID}/access_tokens",
-            "permissions": self.permissions,
+            "permissions": permissions,
             "events": [],
             "created_at": "2026-01-01T00:00:00Z",
             "updated_at": "2026-01-01T00:00:00Z",
@@ -121,15 +135,16 @@ class AppDouble:
         return Response(json.dumps(body), status=200, content_type="application/json")
 
     def _access_token(self, request: Request) -> Response:
-        if (refused := self._jwt(request)) is not None:
-            return refused
+        permissions = self._jwt(request)
+        if isinstance(permissions, Response):
+            return permissions
         expires = self.clock() + TOKEN_LIFETIME_S
         token = f"ghs_double{len(self.minted) + 1:04d}"
         self.minted.append((token, expires))
         body = {
             "token": token,
             "expires_at": datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "permissions": self.permissions,
+            "permissions": permissions,
             "repository_selection": "selected",
         }
         return Response(json.dumps(body), status=201, content_type="application/json")

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from modelops.adapters.github_client import GitHubCalls, RetryPolicy, github_client, repository_name
-from modelops.core.forge import PullRequest, Review
+from modelops.core.forge import AutoMergeUnavailable, PullRequest, Review
 from modelops.errors import BadInput, ExternalError
 
 if TYPE_CHECKING:
@@ -183,11 +183,12 @@ class GitHubForge:
         except ExternalError as exc:
             refusal = str(exc).lower()
             if "auto merge is not allowed" in refusal:
-                raise ExternalError(f"{exc}; {AUTO_MERGE_HINT}") from None
-            if "clean status" not in refusal:
+                raise AutoMergeUnavailable(f"{exc}; {AUTO_MERGE_HINT}") from None
+            if "clean status" not in refusal and "unstable status" not in refusal:
                 raise
             # GitHub enables auto-merge only on a PR still waiting for checks or reviews; one that may
-            # merge now is merged now, as auto-merge would. The sha refuses a head that moved meanwhile.
+            # merge now ("clean", or "unstable": only checks that are not required fail or run) is
+            # merged now, as auto-merge would. The sha refuses a head that moved meanwhile.
             head_sha = pull.head.sha
             self._call(
                 "PUT",

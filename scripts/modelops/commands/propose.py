@@ -55,5 +55,9 @@ def run(args: argparse.Namespace) -> int:
         human += "\n  superseded " + ", ".join(f"#{n}" for n in result.superseded)
     if result.merged:
         human += f"\n  auto-merged as {str(result.merge_commit)[:10]}"
+    if result.auto_merge_skipped:
+        import sys
+
+        print(f"modelops: warning: not auto-merged: {result.auto_merge_skipped}", file=sys.stderr)
     emit(args, result.as_dict(), human)
     return 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from modelops.errors import ExternalError
+
 
 @dataclass(frozen=True)
 class Review:
@@ -63,4 +65,25 @@ class Forge(Protocol):
 
     def list(self, state: str = "open") -> list[PullRequest]: ...
 
-    def enable_auto_merge(self, number: int) -> None: ...
+    def enable_auto_merge(self, number: int) -> None:
+        """Merge once checks and reviews allow; raises AutoMergeUnavailable when the forge will not."""
+        ...
+
+
+# GitHub attributes a merge to whoever enabled auto-merge; a push by the workflow's own token starts no
+# workflow, so a promotion merged that way would never reach sync.yml.
+WORKFLOW_TOKEN_USER = "github-actions[bot]"
+
+
+class AutoMergeUnavailable(ExternalError):
+    """The PR is open, but nothing will merge it by itself: a person merges it (the message says why)."""
+
+
+def auto_merge_blocker(pr: PullRequest) -> str | None:
+    """Why auto-merge must not be enabled on `pr`, or None."""
+    if pr.author == WORKFLOW_TOKEN_USER:
+        return (
+            f"#{pr.number} was opened with the workflow's own token: its checks never start and a merge "
+            "by that token starts no sync.yml; set up the GitHub App (docs/github.md) or merge it by hand"
+        )
+    return None

@@ -15,7 +15,7 @@ from modelops.adapters.git import Git
 from modelops.context import MODELS_FILE, Context
 from modelops.core.clock import utc_stamp
 from modelops.core.document import ModelsDocument
-from modelops.core.forge import Forge, PullRequest
+from modelops.core.forge import AutoMergeUnavailable, Forge, PullRequest, auto_merge_blocker
 from modelops.core.promotion import (
     PRODUCTION,
     PromotionPlan,
@@ -42,6 +42,7 @@ class ProposeResult:
     traffic: int
     superseded: list[int] = field(default_factory=list)
     auto_merge: bool = False
+    auto_merge_skipped: str | None = None  # why the PR waits for a person instead
     merged: bool = False
     merge_commit: str | None = None
 
@@ -170,9 +171,18 @@ def propose(
     )
     result.superseded = _close_superseded(forge, plan, pr)
     if env != PRODUCTION and model.auto_merge_staging and not override_reason:
-        result.auto_merge = True
-        forge.enable_auto_merge(pr.number)
-        if ctx.forge_kind == "local":  # the local forge has no background merger: merge now if policy allows
+        # The PR is open whatever happens here: a forge that will not auto-merge leaves it to a person
+        # (exit 0, with the reason), rather than failing a proposal that was made.
+        result.auto_merge_skipped = auto_merge_blocker(pr)
+        if result.auto_merge_skipped is None:
+            try:
+                forge.enable_auto_merge(pr.number)
+                result.auto_merge = True
+            except AutoMergeUnavailable as exc:
+                result.auto_merge_skipped = str(exc)
+        if (
+            result.auto_merge and ctx.forge_kind == "local"
+        ):  # the local forge has no background merger: merge now if policy allows
             merged = merge_pull_request(ctx, pr.number, by="auto-merge", check=merge_check)
             result.merged, result.merge_commit = True, merged.merge_commit
     return result
