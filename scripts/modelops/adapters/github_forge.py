@@ -197,6 +197,18 @@ class GitHubForge:
                 number=number,
             )
 
+    def merge(self, number: int) -> PullRequest:
+        """Merge now, at the head that was reviewed; GitHub applies main's rules (a bypass actor passes)."""
+        pull = self._fetch(number)
+        head_sha = pull.head.sha
+        self._call(
+            "PUT",
+            f"{self._path}/pulls/{number}/merge",
+            lambda: pull.merge(merge_method="merge", sha=head_sha),
+            number=number,
+        )
+        return self.get(number)
+
     # -- what the promotion policy needs -----------------------------------------------------------
 
     def pull_request_facts(self, number: int | None) -> PullRequestFacts:

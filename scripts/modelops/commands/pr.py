@@ -9,7 +9,7 @@ from modelops.output import emit
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "pr",
-        help="pull requests on the local forge: list, show, approve, merge, close",
+        help="pull requests: list, show, approve (local forge), merge, close",
         description="The sandbox's stand-in for GitHub pull requests. `merge` makes a real merge commit on "
         "origin/main and refuses without the approvals the promotion policy requires.",
     )
@@ -24,7 +24,17 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         ("close", "close without merging"),
     ):
         action = pr_sub.add_parser(name, parents=[parent], help=helptext)
-        action.add_argument("number", type=int)
+        if name == "merge":
+            action.add_argument("number", type=int, nargs="?")
+            action.add_argument(
+                "--proposal",
+                metavar="FILE",
+                help="merge the PR a `modelops propose --json` run wrote to FILE. On GitHub the merge is "
+                "made with GITHUB_TOKEN now, under main's rules: only a bypass actor (the App) may merge "
+                "an unreviewed PR, as the drill does",
+            )
+        else:
+            action.add_argument("number", type=int)
         if name == "approve":
             action.add_argument(
                 "--as",
@@ -96,13 +106,39 @@ def run_approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from modelops.errors import BadInput
+
+    if (args.number is None) == (args.proposal is None):
+        raise BadInput("name the pull request: a NUMBER or --proposal FILE")
+    if args.number is not None:
+        return int(args.number)
+    try:
+        number = json.loads(Path(args.proposal).read_text("utf-8"))["pr"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(
+            f"--proposal {args.proposal}: not a `modelops propose --json` output ({exc})"
+        ) from None
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise BadInput(f"--proposal {args.proposal}: pr {number!r} is not a pull request number")
+    return number
+
+
 def run_merge(args: argparse.Namespace) -> int:
+    from modelops.adapters.local_forge import LocalForge
     from modelops.flows.propose import merge_pull_request
     from modelops.flows.rollback import actor
 
     ctx, forge = _forge(args)
-    _local(forge)
-    pr = merge_pull_request(ctx, args.number, by=actor())
+    number = _number(args)
+    if not isinstance(forge, LocalForge):
+        pr = forge.merge(number)
+        emit(args, _data(pr), f"merged #{pr.number} as {str(pr.merge_commit)[:10]}")
+        return 0
+    pr = merge_pull_request(ctx, number, by=actor())
     emit(args, _data(pr), f"merged #{pr.number} as {str(pr.merge_commit)[:10]}")
     return 0
 
