@@ -122,3 +122,21 @@ def test_the_fast_reader_reads_the_state_validate_reads(repo):
 
     for path in (repo / "models.yaml", REPO_ROOT / "models.yaml"):
         assert read_state(path) == ModelsDocument.load(path).state()
+
+
+def test_in_a_fork_links_point_to_github_and_the_board_copies_no_commit(repo, tmp_path):
+    out = tmp_path / "site"
+    result = modelops(
+        "board",
+        "--repo",
+        str(repo),
+        "--out",
+        str(out),
+        env={**NO_REGISTRY, "GITHUB_REPOSITORY": "acme/models"},
+    )
+    assert result.returncode == 0, result.stderr
+    sha = run(["git", "rev-parse", "HEAD"], cwd=repo).stdout.strip()
+    index = (out / "index.html").read_text("utf-8")
+    assert f'href="https://github.com/acme/models/commit/{sha}" data-quarantined="2"' in index
+    assert not (out / "commits").exists()
+    assert "Delivery board: acme/models" in index
