@@ -110,3 +110,11 @@ def test_a_screenshot_of_the_board_is_kept(site, browser, record_property):
     assert path.stat().st_size > 10_000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     record_property("screenshot", str(path))
     print(f"board screenshot: {path}")
+
+
+def test_the_summary_times_the_alert_to_its_rollback_commit_from_the_relays_log(site):
+    _, out = site
+    index = (out / "index.html").read_text("utf-8")
+    # The relay recorded the alert's start 90 s before the rollback commit landed.
+    assert "<dt>alert → rollback commit</dt><dd>1 min (median of 1 rollback)</dd>" in index
+    assert "<dt>rollbacks</dt><dd>1</dd>" in index

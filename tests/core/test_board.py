@@ -301,3 +301,15 @@ def test_the_grid_works_without_javascript_which_only_filters():
 )
 def test_durations_read_short(seconds, text):
     assert duration(seconds) == text
+
+
+def test_drift_verdicts_and_retrains_join_the_timeline_in_time_order():
+    from modelops.core.board import DriftVerdict, RetrainRun
+
+    facts = demo_facts(
+        drift=[DriftVerdict("churn", "production", "2026-11-30T11:00:00Z", True, ("monthly_charges",))],
+        retrains=[RetrainRun("churn", "2026-11-30T11:05:00Z", "proposed")],
+    )
+    timeline = build_board(facts).models[0].timeline
+    assert [e.kind for e in timeline[:3]] == ["retrain", "drift", "rollback"]
+    assert timeline[1].why == "monthly_charges" and timeline[0].what == "retrain proposed"
