@@ -104,13 +104,21 @@ def commit_message(plan: PromotionPlan, by: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# GitHub refuses a pull request body longer than this.
+PR_BODY_MAX_CHARS = 65_536
+EVIDENCE_SLOT = "\x00evidence\x00"
+
+
 def pr_body(
     plan: PromotionPlan,
     *,
     report_markdown: str | None,
     lineage: Mapping[str, str],
     owners: tuple[str, ...],
+    full_report: str | None = None,
+    max_chars: int = PR_BODY_MAX_CHARS,
 ) -> str:
+    """The PR text; an evaluation report too long for GitHub is cut (never inside a chart) and linked."""
     rows = "\n".join(f"| {k} | {v} |" for k, v in lineage.items())
     fallback = (
         f"v{plan.fallback}" if plan.fallback is not None else "nothing (first version: rollback is refused)"
@@ -131,11 +139,11 @@ def pr_body(
             "> The evaluation gate did not license this promotion; policy requires an extra owner approval.",
         ]
     parts += ["", "### Lineage", "", "| | |", "|---|---|", rows, ""]
-    parts += [
-        "### Evaluation evidence",
-        "",
-        report_markdown.strip() if report_markdown else "_No evaluation report._",
-    ]
+    report = report_markdown.strip() if report_markdown else "_No evaluation report._"
+    link = f"Full report: {full_report}" if full_report else ""
+    parts += ["### Evaluation evidence", "", EVIDENCE_SLOT]
+    if link:
+        parts += ["", link]
     parts += [
         "",
         "### Checklist",
@@ -145,4 +153,28 @@ def pr_body(
         f"- [ ] Rollback target {fallback} is healthy and still servable",
         "- [ ] Dashboards and alerts for this model are green before merging",
     ]
-    return "\n".join(parts) + "\n"
+    frame = "\n".join(parts) + "\n"
+    room = max_chars - len(frame) + len(EVIDENCE_SLOT)
+    if len(report) > room:
+        note = f"\n\n_Cut to fit a pull request body ({max_chars:,} characters)" + (
+            "; the full report is linked below._" if full_report else "._"
+        )
+        report = _cut(report, max(0, room - len(note))) + note
+    return frame.replace(EVIDENCE_SLOT, report, 1)
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest run of whole lines within `limit`, never ending inside a fenced block (a chart)."""
+    kept: list[str] = []
+    size = 0
+    for line in text.splitlines():
+        if size + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    if sum(1 for line in kept if line.startswith("```")) % 2:
+        while kept and not kept[-1].startswith("```"):
+            kept.pop()
+        if kept:
+            kept.pop()
+    return "\n".join(kept).rstrip()

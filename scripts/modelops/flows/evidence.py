@@ -119,6 +119,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
     lines.append("")
 
+    # The curves early: a report cut to fit a PR body keeps them.
+    lines += render_charts(report)
     lines += ["### Checks", "", "| check | value | threshold | result | detail |", "|---|---|---|---|---|"]
     for check in report.get("checks") or []:
         lines.append(
@@ -199,6 +201,83 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The charts GitHub renders in a PR body: Mermaid xychart-beta, a few points per line, so that the
+# evidence is seen on the PR page itself and the body stays far below GitHub's 65,536 characters.
+ROC_GRID = [round(i / 20, 2) for i in range(21)]
+CALIBRATION_BINS = 10
+
+
+def curves(y: Any, series: list[tuple[str, Any]]) -> dict[str, Any]:
+    """ROC (true positive rate on a fixed false-positive grid) and calibration (observed rate per
+    probability bin, the bins every series fills) of each (label, scores), for the charts."""
+    import numpy as np
+
+    from modelops.core.gate import roc_points
+
+    labels = np.asarray(y, dtype=np.float64)
+    roc = {}
+    which_by_label = {}
+    for label, scores in series:
+        fpr, tpr = roc_points(y, scores)
+        # Several thresholds can share one FPR: the curve's upper envelope at each grid point.
+        roc[label] = [round(float(np.max(tpr[fpr <= x + 1e-12])), 4) for x in ROC_GRID]
+        p = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+        which_by_label[label] = np.minimum((p * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
+    filled = [b for b in range(CALIBRATION_BINS) if all(np.any(w == b) for w in which_by_label.values())]
+    calibration = {
+        label: [round(float(labels[which == b].mean()), 4) for b in filled]
+        for label, which in which_by_label.items()
+    }
+    return {
+        "roc": {"fpr": ROC_GRID, "tpr": roc},
+        "calibration": {
+            "bins": [f"{b / CALIBRATION_BINS:.1f}-{(b + 1) / CALIBRATION_BINS:.1f}" for b in filled],
+            "ideal": [round((b + 0.5) / CALIBRATION_BINS, 2) for b in filled],
+            "observed": calibration,
+        },
+    }
+
+
+def _xychart(title: str, x_label: str, x: list[Any], y_label: str, lines: list[list[float]]) -> list[str]:
+    categories = ", ".join(f'"{v}"' if isinstance(v, str) else f"{v:g}" for v in x)
+    out = ["```mermaid", "xychart-beta", f'    title "{title}"', f'    x-axis "{x_label}" [{categories}]']
+    out.append(f'    y-axis "{y_label}" 0 --> 1')
+    out += [f"    line [{', '.join(f'{v:g}' for v in line)}]" for line in lines]
+    return [*out, "```"]
+
+
+def render_charts(report: dict[str, Any]) -> list[str]:
+    """Markdown lines: the ROC and calibration charts as Mermaid, which GitHub renders in place."""
+    data = report.get("curves") or {}
+    roc, calibration = data.get("roc") or {}, data.get("calibration") or {}
+    if not roc.get("tpr"):
+        return []
+    names = list(roc["tpr"])
+    lines = ["### Curves", ""]
+    lines += _xychart(
+        "ROC on the golden set",
+        "false positive rate",
+        roc["fpr"],
+        "true positive rate",
+        [roc["fpr"], *roc["tpr"].values()],
+    )
+    lines += ["", f"Line 1 is chance; then {_shift(names)}.", ""]
+    if calibration.get("bins"):
+        lines += _xychart(
+            "Calibration (observed positive rate per bin)",
+            "predicted probability",
+            calibration["bins"],
+            "observed positive rate",
+            [calibration["ideal"], *calibration["observed"].values()],
+        )
+        lines += ["", f"Line 1 is perfect calibration; then {_shift(names)}.", ""]
+    return lines
+
+
+def _shift(names: list[str]) -> str:
+    return ", ".join(f"line {i + 2} {name}" for i, name in enumerate(names))
+
+
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -256,6 +335,10 @@ def write_evidence(report: dict[str, Any], out_dir: Path, *, y: Any, champion: A
     """Write plots, report.json and report.md into out_dir (report dict gains `plots`, is cleaned in place)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     report["plots"] = _plots(out_dir, report, y, champion, challenger)
+    series = [(f"challenger v{report.get('candidate_version')}", challenger)]
+    if champion is not None:
+        series.insert(0, (f"champion v{report.get('champion_version')}", champion))
+    report["curves"] = curves(y, series)
     cleaned = clean(report)
     report.clear()
     report.update(cleaned)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelops.adapters.git import Git
 from modelops.context import MODELS_FILE, Context
@@ -80,6 +80,18 @@ def _evidence(ctx: Context, plan: PromotionPlan, run_id: str | None, evidence_di
         return None
 
 
+def _full_report(ctx: Context, registry: Any, run_id: str | None) -> str | None:
+    """Where a reviewer finds everything: the Actions run (its evidence artifact), else the MLflow run."""
+    env = ctx.env
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL") or "https://github.com"
+        return (
+            f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']} (the run's evidence artifact)"
+        )
+    url = registry.run_url(run_id) if run_id else None
+    return str(url) if url and str(url).startswith(("http://", "https://")) else None
+
+
 def propose(
     ctx: Context,
     model_name: str,
@@ -122,6 +134,7 @@ def propose(
         report_markdown=_evidence(ctx, plan, info.run_id, evidence_dir),
         lineage=lineage,
         owners=model.owners,
+        full_report=_full_report(ctx, registry, info.run_id),
     )
 
     def change(worktree: Path) -> str | None:
