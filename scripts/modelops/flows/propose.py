@@ -85,9 +85,7 @@ def _full_report(ctx: Context, registry: Any, run_id: str | None) -> str | None:
     env = ctx.env
     if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
         server = env.get("GITHUB_SERVER_URL") or "https://github.com"
-        return (
-            f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']} (the run's evidence artifact)"
-        )
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']} (the run's evidence artifact)"
     url = registry.run_url(run_id) if run_id else None
     return str(url) if url and str(url).startswith(("http://", "https://")) else None
 
