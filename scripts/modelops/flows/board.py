@@ -197,39 +197,44 @@ def _local_evidence(
     return found
 
 
+# The relay keeps its incident log and the retrain ledger in its own directory (`modelops relay
+# --state`, by default <state dir>/relay); commands run by hand keep theirs in the state dir itself.
+def _state_dirs(ctx: Context) -> list[Path]:
+    return [ctx.state_dir, ctx.state_dir / "relay"]
+
+
 def _state_records(
     ctx: Context, state: DesiredState, notes: list[str]
 ) -> tuple[list[DriftVerdict], list[RetrainRun], dict[str, str]]:
-    """The ledger's drift verdicts and retrains, and the relay's alert starts, when this machine has them."""
-    drift: list[DriftVerdict] = []
-    retrains: list[RetrainRun] = []
+    """The ledgers' drift verdicts and retrains, and the relay's alert starts, where this machine has them."""
+    from modelops.adapters.incidents import DB_NAME, IncidentStore
+    from modelops.adapters.ledger import LEDGER_FILE, Ledger
+
+    drift: set[DriftVerdict] = set()
+    retrains: set[RetrainRun] = set()
     starts: dict[str, str] = {}
-    state_dir = ctx.state_dir
-    try:
-        from modelops.adapters.ledger import LEDGER_FILE, Ledger
-
-        if (state_dir / LEDGER_FILE).is_file():
-            ledger = Ledger.at(state_dir)
-            for model in state.models.values():
-                for env in model.environments:
-                    for ob in ledger.observations(model.name, env):
-                        drifted = bool(ob.drifted_features) or ob.prediction_drift
-                        drift.append(
-                            DriftVerdict(model.name, env, utc_stamp(ob.at), drifted, ob.drifted_features)
-                        )
-                for run in ledger.runs(model.name):
-                    retrains.append(RetrainRun(model.name, utc_stamp(run.started_at), run.outcome))
-        from modelops.adapters.incidents import DB_NAME, IncidentStore
-
-        if (state_dir / DB_NAME).is_file():
-            store = IncidentStore(state_dir / DB_NAME)
-            try:
-                starts = store.alert_starts()
-            finally:
-                store.close()
-    except ModelOpsError as exc:
-        notes.append(f"local state not read: {exc}")
-    return drift, retrains, starts
+    for state_dir in _state_dirs(ctx):
+        try:
+            if (state_dir / LEDGER_FILE).is_file():
+                ledger = Ledger.at(state_dir)
+                for model in state.models.values():
+                    for env in model.environments:
+                        for ob in ledger.observations(model.name, env):
+                            drifted = bool(ob.drifted_features) or ob.prediction_drift
+                            drift.add(
+                                DriftVerdict(model.name, env, utc_stamp(ob.at), drifted, ob.drifted_features)
+                            )
+                    for run in ledger.runs(model.name):
+                        retrains.add(RetrainRun(model.name, utc_stamp(run.started_at), run.outcome))
+            if (state_dir / DB_NAME).is_file():
+                store = IncidentStore(state_dir / DB_NAME)
+                try:
+                    starts.update(store.alert_starts())
+                finally:
+                    store.close()
+        except ModelOpsError as exc:
+            notes.append(f"{state_dir}: not read: {exc}")
+    return sorted(drift, key=lambda d: d.at), sorted(retrains, key=lambda r: r.started_at), starts
 
 
 class _NotPlain(Exception):
