@@ -61,6 +61,7 @@ def test_todays_file_is_valid_and_gets_derived_defaults() -> None:
     assert resolved["staging"].auto_promote is True  # from promotion.auto_merge_staging
     assert resolved["production"].auto_promote is False
     assert resolved["production"].canary_steps == (10,)
+    assert resolved["staging"].canary_steps == ()  # model-level steps are production's
     assert resolved["production"].upstream is None and resolved["production"].soak_seconds == 0
     assert resolved["production"].namespace == "models-production"
     assert resolved["production"].cluster == "https://kubernetes.default.svc"
@@ -75,6 +76,8 @@ def test_any_number_of_environments_with_any_names_in_pipeline_order() -> None:
     assert set(list(resolved)[2:]) == {"prod-eu", "prod-us"}
     assert resolved["prod-eu"].soak_seconds == 7200 and resolved["prod-us"].soak_seconds == 86400
     assert resolved["prod-eu"].canary_steps == (10, 25)
+    assert resolved["prod-us"].canary_steps == (10,)  # a last stage takes promotion.canary_steps
+    assert resolved["staging"].canary_steps == ()
     assert (resolved["prod-eu"].cluster, resolved["prod-eu"].namespace) == ("https://eu.example", "churn-eu")
     assert resolved["prod-us"].namespace == "models-prod-us"
     assert sorted(downstream(churn, "staging")) == ["prod-eu", "prod-us"]

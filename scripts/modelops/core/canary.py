@@ -249,7 +249,15 @@ def compare_proportions(
     diff = pc - ps
     p = always_valid_p(diff, null_var, tolerance)
     upper = diff + confidence_radius(var, tolerance, settings.alpha_promote)
-    estimate = {"canary": pc, "stable": ps, "difference": diff, "upper_bound": upper, "tolerance": tolerance}
+    estimate = {
+        "canary": pc,
+        "stable": ps,
+        "difference": diff,
+        "upper_bound": upper,
+        "tolerance": tolerance,
+        "canary_n": nc,
+        "stable_n": ns,
+    }
     text = f"canary {pc:.4%} vs stable {ps:.4%} (n {nc:.0f}/{ns:.0f}); upper bound of the rise {upper:+.4%}"
     if upper < tolerance:
         return MetricResult(name, "pass", f"{text} < tolerance {tolerance:.2%}", required, p, estimate)

@@ -16,6 +16,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0
 # Histogram: predicted positive-class probability.
 SCORE = "modelops_prediction_score"
 SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+# Counter: predictions whose delayed label arrived, label outcome="correct"|"wrong" (written by
+# the job that joins labels to predictions; the canary analysis uses it when present).
+LABELLED_TOTAL = "modelops_labelled_predictions_total"
 # Gauge (unix seconds): when this version started serving here. Burn-in is measured from it.
 VERSION_START = "modelops_version_start_time_seconds"
 # Gauge = 1, labels model, env, version, run_id: which version serves.

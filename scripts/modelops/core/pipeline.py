@@ -3,7 +3,8 @@
 Each Environment may declare `upstream` (the Environment a Version must have served in first), `soak`
 (how long it must have served there), its own `canary_steps`, `auto_promote` and its Argo CD
 `destination` (cluster and namespace). Undeclared settings are derived so today's file works
-unchanged: no upstream (every Environment is an entry), the Model's `promotion.canary_steps`,
+unchanged: no upstream (every Environment is an entry), the Model's `promotion.canary_steps` for
+`production` and for the last stages of a declared pipeline,
 auto-promotion from `promotion.auto_merge_staging` for an Environment named `staging`, the
 in-cluster destination and namespace `models-<env>`.
 
@@ -21,6 +22,7 @@ from modelops.core.state import Environment, Model
 from modelops.errors import BadInput
 
 STAGING = "staging"
+PRODUCTION = "production"
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,19 @@ def stage(model: Model, env: Environment) -> Stage:
         name=env.name,
         upstream=env.upstream,
         soak_seconds=soak,
-        canary_steps=env.canary_steps if env.canary_steps is not None else model.canary_steps,
+        canary_steps=env.canary_steps if env.canary_steps is not None else _default_steps(model, env),
         auto_promote=auto,
         cluster=env.cluster,
         namespace=env.namespace or default_namespace(env.name),
     )
+
+
+def _default_steps(model: Model, env: Environment) -> tuple[int, ...]:
+    """`promotion.canary_steps` apply to production, and to the last stages of a declared pipeline."""
+    envs = model.environments
+    declared = any(e.upstream is not None for e in envs.values())
+    leaf = declared and not any(e.upstream == env.name for e in envs.values())
+    return model.canary_steps if env.name == PRODUCTION or leaf else ()
 
 
 def stages(model: Model) -> dict[str, Stage]:

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from modelops.core import lineage
 from modelops.core.diff import EnvChange, diff_states
+from modelops.core.freeze import FreezeWindow, freeze_status, parse_windows
+from modelops.core.pipeline import stage
 from modelops.core.state import DesiredState, Model
+from modelops.core.verification import verify_upstream
 from modelops.errors import BadInput
 
 DEFAULT_REQUIRED_TAGS: Mapping[str, str | None] = {
@@ -50,6 +54,8 @@ class PolicyConfig:
     multi_model_label: str = "multi-model"
     max_models_per_pr: int = 1
     max_canary_traffic: int = 50
+    # Spans in which promotions are denied (rollbacks and drills never are): core/freeze.py.
+    freeze_windows: tuple[FreezeWindow, ...] = ()
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], source: str = "policies/promotion.yaml") -> PolicyConfig:
@@ -75,6 +81,7 @@ class PolicyConfig:
                 multi_model_label=str(raw.get("multi_model_label", defaults.multi_model_label)),
                 max_models_per_pr=int(raw.get("max_models_per_pr", defaults.max_models_per_pr)),
                 max_canary_traffic=int(raw.get("max_canary_traffic", defaults.max_canary_traffic)),
+                freeze_windows=parse_windows(raw.get("freeze_windows"), source),
             )
         except (TypeError, ValueError) as exc:
             raise BadInput(f"{source}: {exc}") from None
@@ -119,6 +126,48 @@ def protected_changes(base: DesiredState, head: DesiredState, config: PolicyConf
     return [c for c in diff_states(base, head) if c.env in config.protected_environments]
 
 
+def pipeline_rules(
+    base: DesiredState, head: DesiredState, config: PolicyConfig, now: datetime, overridden: bool
+) -> list[Decision]:
+    """Freeze windows and verified upstream, for every Environment (protected or not)."""
+    decisions: list[Decision] = []
+    frozen = freeze_status(config.freeze_windows, now).active
+    for change in diff_states(base, head):
+        if change.kind == "rollback" or not change.introduced_versions:
+            continue
+        where = f"{change.model}/{change.env}"
+        if frozen is not None:
+            window, _, end = frozen
+            decisions.append(
+                Decision(
+                    "freeze",
+                    False,
+                    f"{where}: promotions are frozen by window {window.name!r} until "
+                    f"{end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+                    + (f" ({window.reason})" if window.reason else ""),
+                    "wait for the window to end; rollbacks and drills are not frozen",
+                )
+            )
+        model = base.models.get(change.model)
+        if model is None or change.env not in model.environments:
+            continue
+        for version in change.introduced_versions:
+            proof = verify_upstream(model, change.env, version, now)
+            if not proof.required:
+                continue
+            decisions.append(
+                Decision(
+                    "verified-upstream",
+                    proof.passed or overridden,
+                    f"{where}: {proof.message}"
+                    + ("; skipped under the override label" if overridden and not proof.passed else ""),
+                    f"let v{version} soak in {proof.upstream} first, or label the PR `{config.override_label}` and get "
+                    f"{config.owner_approvals + config.override_extra_approvals} owner approvals",
+                )
+            )
+    return decisions
+
+
 def tags_needed(
     base: DesiredState, head: DesiredState, config: PolicyConfig = PolicyConfig()
 ) -> list[tuple[str, int]]:
@@ -159,14 +208,17 @@ def evaluate_promotion(
     facts: PullRequestFacts,
     version_tags: VersionTags,
     config: PolicyConfig = PolicyConfig(),
+    now: datetime | None = None,
 ) -> PolicyResult:
     changes = protected_changes(base, head, config)
-    if not changes:
-        envs = "/".join(config.protected_environments)
-        return PolicyResult((Decision("scope", True, f"no {envs} pin, canary or quarantine changed"),))
     labels = {label.lower() for label in facts.labels}
     overridden = config.override_label.lower() in labels
-    decisions: list[Decision] = []
+    pipeline = pipeline_rules(base, head, config, now or datetime.now(UTC), overridden)
+    if not changes:
+        envs = "/".join(config.protected_environments)
+        scope = Decision("scope", True, f"no {envs} pin, canary or quarantine changed")
+        return PolicyResult((scope, *pipeline))
+    decisions: list[Decision] = list(pipeline)
     reviewed_models: dict[str, Model] = {}
     for change in changes:
         where = f"{change.model}/{change.env}"
@@ -251,7 +303,9 @@ def _canary_rules(change: EnvChange, model: Model, where: str, config: PolicyCon
                 f"keep the canary at or below {config.max_canary_traffic}%, then pin the version at 100%",
             )
         )
-    if change.kind == "promote" and model.canary_steps and after is not None and after.version is not None:
+    env = model.environments.get(change.env)
+    steps = stage(model, env).canary_steps if env is not None else model.canary_steps
+    if change.kind == "promote" and steps and after is not None and after.version is not None:
         version = after.version
         had_canary = before is not None and before.canary is not None and before.canary.version == version
         first_pin = before is None or before.version is None
@@ -263,10 +317,9 @@ def _canary_rules(change: EnvChange, model: Model, where: str, config: PolicyCon
                 Decision(
                     "canary-first",
                     False,
-                    f"{where}: v{version} goes to 100% without a canary step "
-                    f"(canary_steps {list(model.canary_steps)})",
+                    f"{where}: v{version} goes to 100% without a canary step (canary_steps {list(steps)})",
                     f"first merge a canary: `modelops propose --model {model.name} --version {version} "
-                    f"--env {change.env} --traffic {model.canary_steps[0]}`, then pin it at 100%",
+                    f"--env {change.env} --traffic {steps[0]}`, then pin it at 100%",
                 )
             )
     return decisions

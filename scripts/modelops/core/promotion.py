@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from modelops.core.pipeline import stage
 from modelops.core.rollback import fallback_after_promotion
 from modelops.core.state import Environment, Model
 from modelops.errors import BadInput, Denied
@@ -63,8 +64,9 @@ def plan_promotion(
         raise BadInput(f"--traffic {traffic}: must be between 1 and 100")
     if traffic is None:
         already_canary = env.canary is not None and env.canary.version == version
-        wants_canary = env.name == PRODUCTION and model.canary_steps and env.version is not None
-        traffic = model.canary_steps[0] if wants_canary and not already_canary else 100
+        steps = stage(model, env).canary_steps
+        wants_canary = bool(steps) and env.version is not None
+        traffic = steps[0] if wants_canary and not already_canary else 100
     if env.version == version and traffic == 100 and env.canary is None:
         raise BadInput(f"{model.name} {env.name} already pins v{version}; nothing to propose")
     return PromotionPlan(

@@ -16,8 +16,8 @@ from modelops.context import MODELS_FILE, Context
 from modelops.core.clock import utc_stamp
 from modelops.core.document import ModelsDocument
 from modelops.core.forge import AutoMergeUnavailable, Forge, PullRequest, auto_merge_blocker
+from modelops.core.pipeline import stage
 from modelops.core.promotion import (
-    PRODUCTION,
     PromotionPlan,
     check_evaluation,
     commit_message,
@@ -29,6 +29,8 @@ from modelops.files import write_atomically
 
 if TYPE_CHECKING:
     from modelops.core.policy import PolicyResult
+    from modelops.core.state import Model
+    from modelops.core.verification import Verification
 from modelops.flows.rollback import actor
 
 
@@ -111,6 +113,8 @@ def propose(
     model = base_doc.state().model(model_name)
     plan = plan_promotion(model, model.env(env), version, traffic, override_reason)
 
+    proof = _pipeline_checks(ctx, model, env, version, override_reason)
+
     registry = Registry.for_context(ctx)
     info = registry.require_version(model.registered_model, version)
     problem = check_evaluation(info.tags, plan)
@@ -134,6 +138,8 @@ def propose(
         owners=model.owners,
         full_report=_full_report(ctx, registry, info.run_id),
     )
+    if proof.required:
+        body += f"\n### Verified upstream\n\n{proof.markdown()}\n"
 
     def change(worktree: Path) -> str | None:
         from modelops.flows.render import render
@@ -181,7 +187,7 @@ def propose(
         traffic=plan.traffic,
     )
     result.superseded = _close_superseded(forge, plan, pr)
-    if env != PRODUCTION and model.auto_merge_staging and not override_reason:
+    if stage(model, model.env(env)).auto_promote and not override_reason:
         # The PR is open whatever happens here: a forge that will not auto-merge leaves it to a person
         # (exit 0, with the reason), rather than failing a proposal that was made.
         result.auto_merge_skipped = auto_merge_blocker(pr)
@@ -197,6 +203,30 @@ def propose(
             merged = merge_pull_request(ctx, pr.number, by="auto-merge", check=merge_check)
             result.merged, result.merge_commit = True, merged.merge_commit
     return result
+
+
+def _pipeline_checks(
+    ctx: Context, model: Model, env: str, version: int, override_reason: str | None
+) -> Verification:
+    """Refuse before any branch exists: a freeze window, or a Version that has not soaked upstream."""
+    from datetime import UTC, datetime
+
+    from modelops.core.freeze import freeze_status
+    from modelops.core.verification import verify_upstream
+    from modelops.flows.policy import load_config
+
+    now = datetime.now(UTC)
+    frozen = freeze_status(load_config(ctx.repo).freeze_windows, now).active
+    if frozen is not None:
+        window, _, end = frozen
+        raise Denied(
+            f"promotions are frozen by window {window.name!r} until {end.strftime('%Y-%m-%dT%H:%M:%SZ')}; "
+            "rollbacks and drills are not"
+        )
+    proof = verify_upstream(model, env, version, now)
+    if proof.required and not proof.passed and not override_reason:
+        raise Denied(f"{model.name} → {env}: {proof.message}; a human may pass --override-reason")
+    return proof
 
 
 def _origin_main(git: Git) -> str:

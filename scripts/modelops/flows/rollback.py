@@ -59,7 +59,10 @@ def rollback(
     by: str | None = None,
     sync_registry: bool = True,
     drill: bool = False,
+    details: str | None = None,
 ) -> RollbackResult:
+    """`details` (the canary analysis as Markdown, generated here, not alert text) goes into the
+    commit message only, before the trailers."""
     # Every value below reaches the commit message and the history: one line each, so none can write
     # a trailer of its own (the relay passes alert text through; the CLI refuses it outright).
     by = single_line(by or actor(), limit=100)
@@ -112,6 +115,8 @@ def rollback(
             lines.append(f"Incident: {incident}")
         if alertname:
             lines.append(f"Alert: {alertname}")
+        if details:
+            lines += ["", details.strip(), ""]
         lines.append(f"Rolled-back-by: {by}")
         return "\n".join(lines) + "\n"
 

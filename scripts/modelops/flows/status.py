@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from modelops.context import Context
 from modelops.core.document import ModelsDocument
+from modelops.core.freeze import freeze_status
+from modelops.core.pipeline import stages
+from modelops.flows.policy import load_config
 
 
-def collect_status(repo: str | None, offline: bool = False) -> dict[str, Any]:
+def collect_status(repo: str | None, offline: bool = False, now: datetime | None = None) -> dict[str, Any]:
     ctx = Context.discover(repo)
     state = ModelsDocument.load(ctx.models_path).state()
+    config = load_config(ctx.repo)
     report: dict[str, Any] = {"models": {}}
+    report["freeze"] = freeze_status(config.freeze_windows, now or datetime.now(UTC)).as_dict()
     for model in state.models.values():
         envs = {}
-        for env in model.environments.values():
+        for name, resolved in stages(model).items():
+            env = model.environments[name]
             envs[env.name] = {
+                "upstream": resolved.upstream,
+                "soak_seconds": resolved.soak_seconds,
+                "cluster": resolved.cluster,
+                "namespace": resolved.namespace,
                 "version": env.version,
                 "previous": env.previous,
                 "canary": env.canary.as_dict() if env.canary else None,
@@ -43,6 +54,8 @@ def format_status(report: dict[str, Any]) -> str:
             line = (
                 f"  {env_name:<11} {pin:<9} previous {prev:<5} canary {canary:<12} quarantined {quarantined}"
             )
+            if env.get("upstream"):
+                line += f"  after {env['upstream']}"
             agreement = registry.get("models", {}).get(name, {}).get(env_name)
             if agreement is not None:
                 line += "  registry " + (
@@ -51,4 +64,11 @@ def format_status(report: dict[str, Any]) -> str:
             lines.append(line)
     if registry.get("error"):
         lines.append(f"registry: {registry['error']}")
+    freeze = report.get("freeze") or {}
+    for key, label in (("active", "freeze now"), ("next", "next freeze")):
+        window = freeze.get(key)
+        if window is not None:
+            lines.append(f"{label}: {window['name']} {window['start']} → {window['end']}")
+        elif key == "active":
+            lines.append("freeze now: none (promotions open)")
     return "\n".join(lines)

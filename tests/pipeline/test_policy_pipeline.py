@@ -1,0 +1,117 @@
+"""The policy follows the pipeline: verified upstream (soak, no rollback there) and freeze windows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from modelops.core.freeze import parse_windows
+from modelops.core.policy import PolicyConfig, PullRequestFacts, evaluate_promotion
+from tests.manifests.fixtures import environment, state, two_models
+
+GOOD = {"eval.passed": "true", "git_commit": "abc", "eval.golden_md5": "f" * 32, "data_version": "d1"}
+TAGS = {("churn-classifier", v): GOOD for v in range(1, 10)}
+APPROVED = PullRequestFacts(number=7, approvals=("alice", "bob"), author="carol")
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+FREEZE = PolicyConfig(
+    freeze_windows=parse_windows([{"name": "release-week", "start": "2026-12-01", "end": "2026-12-02"}])
+)
+
+
+def pinned_in_staging(at: str, *, rolled_back: bool = False) -> dict:
+    models = two_models()
+    staging = environment(5, previous=4, quarantined=[5] if rolled_back else [])
+    staging["alias"] = "staging"
+    staging["history"] = [
+        {"at": at, "by": "ci", "action": "promote", "from": 4, "to": 5, "reason": "gate", "ref": "abc1234"}
+    ]
+    if rolled_back:
+        staging["version"], staging["previous"] = 4, None
+        staging["history"].append(
+            {
+                "at": "2026-12-01T11:00:00Z",
+                "by": "relay",
+                "action": "rollback",
+                "from": 5,
+                "to": 4,
+                "reason": "alert",
+            }
+        )
+    models["churn"]["environments"]["staging"] = staging
+    models["churn"]["environments"]["production"]["upstream"] = "staging"
+    models["churn"]["environments"]["production"]["soak"] = "2h"
+    return models
+
+
+def canary_of_5(base: dict) -> dict:
+    head = {k: dict(v) for k, v in base.items()}
+    head["churn"] = dict(base["churn"], environments=dict(base["churn"]["environments"]))
+    prod = dict(head["churn"]["environments"]["production"])
+    prod["canary"] = {"version": 5, "traffic": 10}
+    head["churn"]["environments"]["production"] = prod
+    return head
+
+
+def judge(base: dict, facts: PullRequestFacts = APPROVED, config: PolicyConfig | None = None):
+    return evaluate_promotion(
+        state(base), state(canary_of_5(base)), facts, TAGS, config or PolicyConfig(), now=NOW
+    )
+
+
+def rule(result, name: str):
+    return [d for d in result.decisions if d.rule == name]
+
+
+def test_a_version_that_soaked_long_enough_upstream_may_be_proposed_with_the_proof() -> None:
+    result = judge(pinned_in_staging("2026-12-01T09:00:00Z"))
+    (decision,) = rule(result, "verified-upstream")
+    assert decision.passed and result.allowed, result.decisions
+    assert "served in staging for 3h00m (soak 2h00m)" in decision.message
+
+
+def test_a_version_still_soaking_is_denied_with_the_time_to_go() -> None:
+    result = judge(pinned_in_staging("2026-12-01T11:00:00Z"))
+    (decision,) = rule(result, "verified-upstream")
+    assert not decision.passed and not result.allowed
+    assert "1h00m to go" in decision.message
+
+
+def test_a_version_rolled_back_upstream_is_never_verified() -> None:
+    result = judge(pinned_in_staging("2026-11-30T09:00:00Z", rolled_back=True))
+    (decision,) = rule(result, "verified-upstream")
+    assert not decision.passed and "rolled back in staging" in decision.message
+
+
+def test_only_the_override_path_skips_verification() -> None:
+    base = pinned_in_staging("2026-12-01T11:30:00Z")
+    overridden = PullRequestFacts(number=7, labels=("override",), approvals=("alice", "bob"), author="carol")
+    result = judge(base, facts=overridden)
+    assert result.allowed, result.denials
+    assert "skipped under the override label" in rule(result, "verified-upstream")[0].message
+    one_approval = PullRequestFacts(number=7, labels=("override",), approvals=("alice",), author="carol")
+    assert not judge(base, facts=one_approval).allowed
+
+
+def test_a_promotion_in_a_freeze_window_is_denied_naming_it_and_a_rollback_is_not() -> None:
+    base = pinned_in_staging("2026-12-01T09:00:00Z")
+    result = judge(base, config=FREEZE)
+    (decision,) = rule(result, "freeze")
+    assert not decision.passed and "window 'release-week'" in decision.message
+    # The rollback of that canary (dropped, quarantined) goes through during the freeze.
+    head = canary_of_5(base)
+    after = {k: v for k, v in head.items()}
+    rolled = state(after)
+    dropped = dict(head["churn"]["environments"]["production"], canary=None, quarantined=[1, 5])
+    after["churn"] = dict(head["churn"], environments=dict(head["churn"]["environments"], production=dropped))
+    rollback = evaluate_promotion(rolled, state(after), PullRequestFacts(number=None), TAGS, FREEZE, now=NOW)
+    assert rollback.allowed, rollback.denials
+
+
+def test_a_window_in_policies_yaml_with_a_bad_cron_names_the_field() -> None:
+    import pytest
+
+    from modelops.errors import BadInput
+
+    with pytest.raises(BadInput, match=r"freeze_windows\[nightly\]\.cron: minute 61"):
+        PolicyConfig.from_mapping(
+            {"freeze_windows": [{"name": "nightly", "cron": "61 0 * * *", "duration": "1h"}]}
+        )
