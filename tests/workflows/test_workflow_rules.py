@@ -39,6 +39,8 @@ WRITE_SCOPES = {
     ("retrain", "propose-staging"): {"contents", "pull-requests"},
     ("drill", "drill"): {"contents", "pull-requests", "id-token"},
     ("board", "deploy"): {"pages", "id-token"},
+    # An abort is a rollback commit; a promote opens the next step's PR.
+    ("analyze", "analyze"): {"contents", "pull-requests"},
 }
 
 CLOUD_LOGIN = "./.github/actions/cloud-login"
@@ -53,8 +55,16 @@ def write_scopes(job: dict[str, Any]) -> set[str]:
     return {scope for scope, level in job["permissions"].items() if level == "write"}
 
 
-def test_the_six_workflows_of_the_loop_and_the_board_exist() -> None:
-    assert set(WORKFLOWS) == {"pr", "train", "sync", "rollback", "retrain", "drill", "board"}
+def test_the_six_workflows_of_the_loop_the_canary_analysis_and_the_board_exist() -> None:
+    assert set(WORKFLOWS) == {"pr", "train", "sync", "rollback", "retrain", "drill", "board", "analyze"}
+
+
+def test_canary_analysis_runs_on_a_schedule_on_demand_and_from_the_relay() -> None:
+    on = triggers(WORKFLOWS["analyze"])
+    assert set(on) == {"schedule", "workflow_dispatch", "repository_dispatch"}
+    assert on["repository_dispatch"]["types"] == ["analyze"]
+    scripts = "\n".join(s.script for s in run_steps() if s.file.stem == "analyze")
+    assert ".venv/bin/modelops analyze --all" in scripts
 
 
 def test_pr_gate_runs_on_pull_requests_to_main_and_again_when_approvals_or_labels_change() -> None:

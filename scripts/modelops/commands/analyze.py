@@ -18,8 +18,13 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "Exit 0 promote or inconclusive, 1 abort or no verdict by the deadline, 2 no canary running, "
         "3 Prometheus unreachable.",
     )
-    p.add_argument("--model", required=True)
-    p.add_argument("--env", required=True)
+    p.add_argument("--model", help="the model (with --env)")
+    p.add_argument("--env", help="the environment running the canary")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every model and environment that runs a canary (the schedule's way)",
+    )
     p.add_argument(
         "--prometheus", metavar="URL", help="Prometheus base URL (default: MODELOPS_PROMETHEUS_URL)"
     )
@@ -34,10 +39,33 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modelops.context import Context
-    from modelops.flows.analyze import analyze
+    from modelops.errors import BadInput
+    from modelops.flows.analyze import analyze, running_canaries
 
+    if args.all == bool(args.model or args.env) or (not args.all and not (args.model and args.env)):
+        raise BadInput("pass --model M --env E, or --all")
+    ctx = Context.discover(args.repo)
+    if args.all:
+        targets = running_canaries(ctx)
+        results = [
+            analyze(
+                ctx,
+                model,
+                env,
+                prometheus_url=args.prometheus,
+                act=not args.dry_run,
+                out=Path(args.out) / f"{model}-{env}" if args.out else None,
+            )
+            for model, env in targets
+        ]
+        emit(
+            args,
+            [r.as_dict() for r in results],
+            "\n".join(r.markdown() for r in results) or "no canary runs anywhere: nothing to analyse",
+        )
+        return 1 if any(r.analysis.verdict == "abort" or r.analysis.expired for r in results) else 0
     result = analyze(
-        Context.discover(args.repo),
+        ctx,
         args.model,
         args.env,
         prometheus_url=args.prometheus,

@@ -60,6 +60,16 @@ class AnalyzeResult:
         return self.analysis.markdown(self.title)
 
 
+def running_canaries(ctx: Context) -> list[tuple[str, str]]:
+    state = ModelsDocument.load(ctx.models_path).state()
+    return [
+        (model.name, env.name)
+        for model in state.models.values()
+        for env in model.environments.values()
+        if env.canary is not None and env.version is not None
+    ]
+
+
 def canary_start(env: Environment) -> datetime | None:
     """When the running canary started: its newest `canary` history entry."""
     assert env.canary is not None
