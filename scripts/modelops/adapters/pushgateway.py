@@ -18,9 +18,14 @@ from modelops.files import write_atomically
 
 
 def bump_textfile(directory: Path, model: str, env: str) -> float:
+    return bump_counter(directory, ROLLBACK_FAILED_TOTAL, {"model": model, "env": env})
+
+
+def bump_counter(directory: Path, metric: str, labels: dict[str, str]) -> float:
+    """Add one to a counter in `<directory>/<metric without _total>.prom` (a node-exporter textfile)."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "modelops_rollback_failed.prom"
-    series = f'{ROLLBACK_FAILED_TOTAL}{{model="{model}",env="{env}"}}'
+    path = directory / f"{metric.removesuffix('_total')}.prom"
+    series = metric + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
     values: dict[str, float] = {}
     if path.exists():
         for line in path.read_text("utf-8").splitlines():
@@ -28,9 +33,7 @@ def bump_textfile(directory: Path, model: str, env: str) -> float:
                 key, _, value = line.rpartition(" ")
                 values[key] = float(value)
     values[series] = values.get(series, 0.0) + 1
-    body = f"# TYPE {ROLLBACK_FAILED_TOTAL} counter\n" + "".join(
-        f"{k} {v:g}\n" for k, v in sorted(values.items())
-    )
+    body = f"# TYPE {metric} counter\n" + "".join(f"{k} {v:g}\n" for k, v in sorted(values.items()))
     write_atomically(path, body)
     return values[series]
 

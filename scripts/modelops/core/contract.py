@@ -39,6 +39,8 @@ DRIFT_DETECTED = "model_drift_detected"
 RELAY_REQUESTS_TOTAL = "modelops_relay_requests_total"
 RELAY_DISPATCH_TOTAL = "modelops_relay_dispatch_total"
 ROLLBACK_FAILED_TOTAL = "modelops_rollback_failed_total"
+# Notifications a channel failed to deliver (labels channel, event); the action itself went on.
+NOTIFICATION_FAILED_TOTAL = "modelops_notification_failed_total"
 
 # Response headers the predictor sets on every prediction.
 HEADER_VERSION = "X-Model-Version"

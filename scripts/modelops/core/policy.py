@@ -20,6 +20,7 @@ from typing import Any
 from modelops.core import lineage
 from modelops.core.diff import EnvChange, diff_states
 from modelops.core.freeze import FreezeWindow, freeze_status, parse_windows
+from modelops.core.notifications import NotificationSettings
 from modelops.core.pipeline import stage
 from modelops.core.state import DesiredState, Model
 from modelops.core.verification import verify_upstream
@@ -56,6 +57,8 @@ class PolicyConfig:
     max_canary_traffic: int = 50
     # Spans in which promotions are denied (rollbacks and drills never are): core/freeze.py.
     freeze_windows: tuple[FreezeWindow, ...] = ()
+    # Which event goes to which channel: core/notifications.py.
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], source: str = "policies/promotion.yaml") -> PolicyConfig:
@@ -82,6 +85,7 @@ class PolicyConfig:
                 max_models_per_pr=int(raw.get("max_models_per_pr", defaults.max_models_per_pr)),
                 max_canary_traffic=int(raw.get("max_canary_traffic", defaults.max_canary_traffic)),
                 freeze_windows=parse_windows(raw.get("freeze_windows"), source),
+                notifications=NotificationSettings.from_mapping(raw.get("notifications"), source),
             )
         except (TypeError, ValueError) as exc:
             raise BadInput(f"{source}: {exc}") from None

@@ -465,6 +465,14 @@ def run_drift(
     result = DriftRun(report, sustained, ref_path)
     if out_dir is not None:
         result.files = write_outputs(result, out_dir)
+    if record:
+        from modelops.adapters.notify import Notifier
+
+        verdict = "drift" if report.drift else "no drift"
+        drifted = ", ".join(report.drifted_features) or "none"
+        Notifier(ctx).notify(
+            "drift.verdict", f"{model} {env}: {verdict} (drifted features: {drifted})", model=model, env=env
+        )
     return result
 
 

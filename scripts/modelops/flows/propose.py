@@ -264,6 +264,14 @@ def merge_pull_request(ctx: Context, number: int, *, by: str, check: bool = True
 
     merged = forge.merge(number, by=by, check=policy if check else None)
     Git(ctx.repo).fast_forward_checkout("main")
+    from modelops.adapters.notify import Notifier
+
+    Notifier(ctx).notify(
+        "promotion.merged",
+        f"#{merged.number} {merged.title} (merged by {by})",
+        commit=merged.merge_commit,
+        pr=merged.number,
+    )
     return merged
 
 

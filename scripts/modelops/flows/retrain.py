@@ -99,6 +99,9 @@ def request_retrain(
         recorded.action, model, recorded.reason, request, recorded.request_id, recorded.run_id
     )
     _log("retrain_decision", **decision.as_dict())
+    from modelops.adapters.notify import Notifier
+
+    Notifier(ctx).notify("retrain.decision", f"{model}: {decision.action} ({decision.reason})", model=model)
     if not decision.go:
         return decision
     launcher = select_dispatch(ctx) if dispatch == "auto" else dispatch
