@@ -221,33 +221,52 @@ def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return found
 
 
-def go_template(template: str, path: str) -> str:
-    """Evaluate the two ApplicationSet expressions we use for a git directory path."""
-    segments = path.split("/")
-    return (
-        template.replace("{{ index .path.segments 1 }}", segments[1])
-        .replace("{{ .path.basename }}", segments[-1])
-        .replace("{{ .path.path }}", path)
-    )
+def go_template(template: str, params: dict[str, str]) -> str:
+    """Evaluate the `{{ .key }}` expressions of the ApplicationSet template with one file's parameters."""
+    return re.sub(r"\{\{ \.([\w.]+) \}\}", lambda m: params[m.group(1)], template)
 
 
-def test_the_application_set_generates_one_application_per_rendered_overlay(argocd, rendered):
+def test_the_application_set_generates_one_application_per_rendered_overlay(argocd, rendered, tmp_path):
     appset = named(argocd, "ApplicationSet", "modelops-models")
     (generator,) = appset["spec"]["generators"]
-    directories = generator["git"]["directories"]
-    include = [d["path"] for d in directories if not d.get("exclude")]
-    exclude = [d["path"] for d in directories if d.get("exclude")]
+    (files,) = [f["path"] for f in generator["git"]["files"]]
     template = appset["spec"]["template"]
-    for _, name in rendered:
-        model, env = name.split("/")
-        path = f"applications/{model}/overlays/{env}"
-        assert any(fnmatch.fnmatch(path, p) for p in include) and not any(
-            fnmatch.fnmatch(path, p) for p in exclude
+    # A pipeline with a remote cluster: its Application goes there, under its own namespace.
+    models = two_models()
+    models["churn"]["environments"]["production"]["upstream"] = "staging"
+    models["churn"]["environments"]["production"]["destination"] = {
+        "cluster": "https://eu.k8s.example",
+        "namespace": "models-production",
+    }
+    repo = make_repo(tmp_path / "remote", models)
+    render(Context(repo=repo))
+    seen = {}
+    for found in sorted(repo.glob("applications/*/overlays/*/destination.yaml")):
+        relative = found.relative_to(repo).as_posix()
+        assert fnmatch.fnmatch(relative, files)
+        params = {**yaml.safe_load(found.read_text("utf-8")), "path.path": str(Path(relative).parent)}
+        name = go_template(template["metadata"]["name"], params)
+        seen[name] = (
+            go_template(template["spec"]["destination"]["server"], params),
+            go_template(template["spec"]["destination"]["namespace"], params),
+            go_template(template["spec"]["source"]["path"], params),
         )
-        assert go_template(template["metadata"]["name"], path) == application_name(model, env)
-        assert go_template(template["spec"]["destination"]["namespace"], path) == namespace_for(env)
-        assert go_template(template["spec"]["source"]["path"], path) == path
-    assert any(fnmatch.fnmatch("applications/runtime/overlays/staging", p) for p in exclude)
+    assert set(seen) == {
+        application_name(m, e) for m in ("churn", "fraud") for e in ("staging", "production")
+    }
+    assert seen["churn-production"] == (
+        "https://eu.k8s.example",
+        "models-production",
+        "applications/churn/overlays/production",
+    )
+    assert seen["churn-staging"] == (
+        "https://kubernetes.default.svc",
+        namespace_for("staging"),
+        "applications/churn/overlays/staging",
+    )
+    # Only models render destination files: the runtime and the relay have none.
+    assert not list(REPO_ROOT.glob("applications/runtime/**/destination.yaml"))
+    assert not list(REPO_ROOT.glob("applications/relay/**/destination.yaml"))
 
 
 def test_generated_applications_self_heal_prune_retry_and_notify(argocd):

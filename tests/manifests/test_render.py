@@ -189,9 +189,10 @@ def test_a_removed_model_loses_its_generated_files_but_hand_written_dirs_are_kep
 def test_json_output_lists_changed_files_and_counts_the_rest(tmp_path):
     repo = make_repo(tmp_path, {"churn": model("churn-classifier", staging=environment(1))})
     first = json.loads(modelops("render", "--json", "--repo", str(repo)).stdout)
-    assert len(first["changed"]) == 7 and first["unchanged"] == 0
+    # 3 base files, and per environment: kustomization, patch and the Argo CD destination.
+    assert len(first["changed"]) == 9 and first["unchanged"] == 0
     again = json.loads(modelops("render", "--json", "--repo", str(repo)).stdout)
-    assert again == {"changed": [], "removed": [], "unchanged": 7}
+    assert again == {"changed": [], "removed": [], "unchanged": 9}
 
 
 def test_a_model_named_like_a_platform_directory_is_refused(tmp_path):

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from modelops.core.pipeline import default_namespace, stage
 from modelops.core.state import DesiredState, Environment, Model
 from modelops.errors import BadInput
 
@@ -66,8 +67,12 @@ HEADER = (
 )
 
 
+DESTINATION_FILE = "destination.yaml"
+
+
 def namespace_for(env: str) -> str:
-    return f"models-{env}"
+    """The default namespace of an Environment (models.yaml may declare another: core/pipeline.py)."""
+    return default_namespace(env)
 
 
 def application_name(model: str, env: str) -> str:
@@ -227,15 +232,25 @@ def _inference_service_patch(model: Model, env: Environment, uri_prefix: str) ->
 
 
 def _overlay(model: Model, env: Environment, uri_prefix: str) -> dict[str, str]:
+    where = stage(model, env)
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "namespace": namespace_for(env.name),
+        "namespace": where.namespace,
         "resources": ["../../base"],
         "patches": [{"path": "inferenceservice-patch.yaml"}],
     }
+    # Read by the ApplicationSet's git files generator: one Application per model and environment,
+    # each to the cluster and namespace models.yaml declares (kustomize ignores the file).
+    destination = {
+        "model": model.name,
+        "env": env.name,
+        "cluster": where.cluster,
+        "namespace": where.namespace,
+    }
     overlay = f"{model_dir(model.name)}/overlays/{env.name}"
     return {
+        f"{overlay}/{DESTINATION_FILE}": dump(destination),
         f"{overlay}/kustomization.yaml": dump(kustomization),
         f"{overlay}/inferenceservice-patch.yaml": dump(_inference_service_patch(model, env, uri_prefix)),
     }

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from modelops.context import Context
 from modelops.core.document import ModelsDocument
-from modelops.core.render import application_name, namespace_for, serving, storage_uri
+from modelops.core.pipeline import stage
+from modelops.core.render import application_name, serving, storage_uri
 from modelops.flows.render import storage_uri_prefix
 
 ARGOCD_NAMESPACE = "argocd"
@@ -77,7 +78,7 @@ def expectation(ctx: Context, model: str, env: str, revision: str | None = None)
         model=model,
         env=env,
         application=application_name(model, env),
-        namespace=namespace_for(env),
+        namespace=stage(state.model(model), environment).namespace,
         revision=revision,
         storage_uri=(
             storage_uri(storage_uri_prefix(doc), state.model(model).registered_model, served.version)
