@@ -13,7 +13,8 @@ Configured in policies/promotion.yaml, one line per event:
 
 Channels: `chat` (a Slack-compatible incoming webhook: JSON with `text` and mrkdwn `blocks`),
 `commit` (a GitHub commit comment on the commit the event concerns) and `log` (the local JSON-lines
-log; the sandbox's). An event not listed goes to the commit comment and the log, as before.
+log; the sandbox's). Without the block, the routing above is the default; an event a block does not
+list goes to the commit comment and the log.
 """
 
 from __future__ import annotations
@@ -31,10 +32,20 @@ DEFAULT_CHANNELS = ("commit", "log")
 ALIASES = {"rollback.finished": "rollback.committed"}
 
 
+# The routing when the policy says nothing (policies/promotion.yaml spells the same out).
+DEFAULT_EVENTS: Mapping[str, tuple[str, ...]] = {
+    "promotion.merged": ("chat", "commit", "log"),
+    "rollback.committed": ("chat", "commit", "log"),
+    "canary.verdict": ("chat", "commit", "log"),
+    "retrain.decision": ("chat", "log"),
+    "drift.verdict": ("chat", "log"),
+}
+
+
 @dataclass(frozen=True)
 class NotificationSettings:
     chat_webhook_env: str = "MODELOPS_CHAT_WEBHOOK_URL"
-    events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    events: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_EVENTS))
 
     def channels(self, event: str) -> tuple[str, ...]:
         return self.events.get(ALIASES.get(event, event), DEFAULT_CHANNELS)
@@ -50,7 +61,7 @@ class NotificationSettings:
             raise BadInput(
                 f"{source}: notifications.{unknown[0]}: unknown key (known: chat_webhook_env, events)"
             )
-        events: dict[str, tuple[str, ...]] = {}
+        events: dict[str, tuple[str, ...]] = dict(DEFAULT_EVENTS) if raw.get("events") is None else {}
         for event, channels in (raw.get("events") or {}).items():
             if event not in EVENTS:
                 raise BadInput(
