@@ -76,6 +76,18 @@ def _version_info(mv: Any) -> VersionInfo:
     )
 
 
+@dataclass(frozen=True)
+class LoggedModelInfo:
+    """One MLflow model logged in a run, in whatever flavour its training code chose."""
+
+    name: str
+    model_uri: str
+    flavors: tuple[str, ...]
+    has_signature: bool
+    has_input_example: bool
+    input_columns: tuple[str, ...] = ()
+
+
 class _NotFound(Exception):
     pass
 
@@ -353,6 +365,42 @@ class Registry:
             )
         signature = info.signature
         return list(signature.inputs.input_names()) if signature is not None else []
+
+    def logged_models(self, run_id: str) -> list[LoggedModelInfo]:
+        """The MLflow models logged in a run (any flavour), oldest first."""
+        run = self.run_info(run_id)
+        if run is None:
+            return []
+        found = self._call(
+            f"listing the models logged in run {run_id}",
+            lambda: self.client.search_logged_models(
+                experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+            ),
+        )
+        out = []
+        for model in found:
+            with self.active() as mlflow:
+                info = self._call(
+                    f"reading model {model.name!r} of run {run_id}",
+                    lambda model=model: mlflow.models.get_model_info(model.model_uri),
+                )
+            out.append(
+                LoggedModelInfo(
+                    name=str(model.name),
+                    model_uri=str(model.model_uri),
+                    flavors=tuple(sorted(info.flavors or {})),
+                    has_signature=info.signature is not None,
+                    has_input_example=info.saved_input_example_info is not None,
+                    input_columns=tuple(info.signature.inputs.input_names())
+                    if info.signature is not None and info.signature.inputs is not None
+                    else (),
+                )
+            )
+        return out
+
+    def end_run(self, run_id: str, status: str) -> None:
+        """Set a run's terminal status (FINISHED, FAILED, KILLED)."""
+        self._call(f"ending run {run_id} as {status}", lambda: self.client.set_terminated(run_id, status))
 
     # -- experiments and runs -----------------------------------------------------------------------
 

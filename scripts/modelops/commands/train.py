@@ -9,12 +9,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p = sub.add_parser(
         "train",
         parents=[parent],
-        help="train a model on DVC-verified data, log it to MLflow and register a candidate version",
-        description="Fit the model's scikit-learn Pipeline (params.yaml `<model>:` section) on the DVC-tracked "
-        "training data, log params, metrics, the model (signature + input example) and the data profile to "
-        "MLflow, register a new version tagged with its lineage (git commit, DVC md5s, params hash) and point "
-        "the `candidate` alias at it. Refuses (exit 3) when the data on disk is not at the md5 dvc.lock "
-        "declares: run `dvc pull` first.",
+        help="run the model's training command in an MLflow run and register a candidate version",
+        description="Verify the training data against dvc.lock, start an MLflow run, and run the model's "
+        "`train.command` (models.yaml) in the repository with MLFLOW_TRACKING_URI, MLFLOW_RUN_ID, "
+        "MODELOPS_MODEL, MODELOPS_TRAIN_DATA and MODELOPS_PARAMS_JSON set, streaming its output. The command "
+        "logs exactly one MLflow model named `model` (any flavour) with a signature and an input example; "
+        "modelops then records the lineage (git commit, DVC md5s, params hash, command) and the data profile, "
+        "registers a new version and points the `candidate` alias at it. Exit 2 when the command exits 2, "
+        "logs no model, a second model or one without a signature or input example; exit 3 when the data "
+        "is not at the md5 dvc.lock declares (run `dvc pull`) or the command fails. A failed run is marked "
+        "FAILED and nothing is registered.",
     )
     p.add_argument("--model", required=True, metavar="NAME", help="model name in models.yaml, e.g. churn")
     p.add_argument(

@@ -522,9 +522,21 @@ def decide(
     latency_p99_ms: float | None = None,
     fairness: FairnessResult | None = None,
     has_champion: bool,
+    higher_is_better: bool = True,
+    calibrated: bool = True,
 ) -> Decision:
-    """Every check with value, threshold and verdict; passed only when there are checks and all pass."""
+    """Every check with value, threshold and verdict; passed only when there are checks and all pass.
+
+    `bootstrap.delta` and its CI are the gain (positive = better, whatever the metric's direction);
+    for a lower-is-better metric the floor is a ceiling and a slice may be worse by slice_margin
+    upwards. `calibrated` is False for tasks without probabilities (regression): no ECE check.
+    """
     metric = settings.primary_metric
+
+    def better_or_equal(value: float, bound: float) -> bool:
+        return value >= bound if higher_is_better else value <= bound
+
+    sign = 1.0 if higher_is_better else -1.0
     checks: list[Check] = []
     notes: list[str] = []
     plain: dict[str, Any] = {"rule": f"{metric} challenger − champion > {PLAIN_RULE_DELTA}", "passed": None}
@@ -565,8 +577,8 @@ def decide(
             "floor",
             challenger_value,
             settings.floor,
-            _finite(challenger_value) and float(challenger_value or 0) >= settings.floor,
-            f"challenger {metric} must be ≥ {settings.floor}",
+            _finite(challenger_value) and better_or_equal(float(challenger_value or 0), settings.floor),
+            f"challenger {metric} must be {'≥' if higher_is_better else '≤'} {settings.floor}",
         )
     )
 
@@ -587,15 +599,17 @@ def decide(
                     )
                 )
                 continue
-            threshold = float(s.champion or 0) - settings.slice_margin
+            threshold = float(s.champion or 0) - sign * settings.slice_margin
             checks.append(
                 _check(
                     name,
                     "slice",
                     s.challenger,
                     threshold,
-                    _finite(s.challenger) and s.challenger >= threshold,
-                    f"{s.rows} rows; challenger {metric} must be ≥ champion {s.champion:.4f} − {settings.slice_margin}",
+                    _finite(s.challenger) and better_or_equal(s.challenger, threshold),
+                    f"{s.rows} rows; challenger {metric} must be "
+                    f"{'≥' if higher_is_better else '≤'} champion {s.champion:.4f} "
+                    f"{'−' if higher_is_better else '+'} {settings.slice_margin}",
                 )
             )
         skipped = [f"{s.column}={s.value}" for s in slices if not s.evaluable]
@@ -603,7 +617,9 @@ def decide(
             notes.append(
                 f"slices below {settings.min_slice_rows} rows or without both classes, not judged: {', '.join(skipped)}"
             )
-        if not _finite(ece_champion):
+        if not calibrated:
+            notes.append("no calibration check: the task's outputs are not probabilities")
+        elif not _finite(ece_champion):
             checks.append(
                 Check(
                     "calibration.ece",
@@ -642,12 +658,14 @@ def decide(
         value = fairness.ratio if fairness is not None else None
         checks.append(
             _check(
-                f"fairness.auc_ratio[{settings.sensitive_column}]",
+                f"fairness.{'auc' if fairness is None or fairness.metric == 'roc_auc' else fairness.metric}_ratio"
+                f"[{settings.sensitive_column}]",
                 "fairness",
                 value,
                 settings.fairness_min_ratio,
                 _finite(value) and float(value or 0) >= settings.fairness_min_ratio,
-                f"min/max ROC AUC across {settings.sensitive_column} groups must be ≥ {settings.fairness_min_ratio}",
+                f"min/max {'ROC AUC' if fairness is None else fairness.metric} across "
+                f"{settings.sensitive_column} groups must be ≥ {settings.fairness_min_ratio}",
             )
         )
 

@@ -22,6 +22,7 @@ DATA_VERSION = "data_version"
 PARAMS_HASH = "params_hash"
 MODELOPS_VERSION = "modelops_version"
 MODEL = "modelops.model"
+TRAIN_COMMAND = "train.command"
 
 EVAL_PASSED = "eval.passed"
 EVAL_GOLDEN_MD5 = "eval.golden_md5"
@@ -56,9 +57,12 @@ class Lineage:
     data_version: str
     params_hash: str
     modelops_version: str
+    command: str | None = None
 
     def tags(self) -> dict[str, str]:
+        command = {TRAIN_COMMAND: self.command} if self.command else {}
         return {
+            **command,
             MODEL: self.model,
             GIT_COMMIT: self.git_commit or UNKNOWN,
             GIT_DIRTY: UNKNOWN if self.git_dirty is None else str(self.git_dirty).lower(),

@@ -37,7 +37,7 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from modelops.core.gate import PairedBootstrap, _percentile_ci, _Ranked
+from modelops.core.gate import FairnessResult, PairedBootstrap, SliceResult, _percentile_ci, _Ranked
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -515,3 +515,49 @@ def group_ratio(
     if len(finite) < 2 or len(finite) != len(per_group) or max(finite) <= 0:
         return math.nan, per_group
     return min(finite) / max(finite), per_group
+
+
+def slice_results(
+    m: Metric,
+    y: ArrayLike,
+    champion: ArrayLike | None,
+    challenger: ArrayLike,
+    columns: dict[str, ArrayLike],
+    min_rows: int,
+) -> list[SliceResult]:
+    """The primary metric of both models in every value of every slice column (any task).
+
+    A slice is judged when it has min_rows rows and, for classification, the metric is defined on it
+    (both classes for an AUC). `positives` counts positive rows (binary), else 0.
+    """
+    labels = as_labels(m.task, y)
+    chall = as_predictions(m.task, challenger)
+    champ = None if champion is None else as_predictions(m.task, champion)
+    out: list[SliceResult] = []
+    for column, raw in columns.items():
+        values = np.asarray(raw).astype(str)
+        for value in sorted(set(values.tolist())):
+            mask = values == value
+            rows = int(mask.sum())
+            challenger_value = score(m, labels[mask], chall[mask])
+            champion_value = None if champ is None else score(m, labels[mask], champ[mask])
+            out.append(
+                SliceResult(
+                    column=column,
+                    value=value,
+                    rows=rows,
+                    positives=int(labels[mask].sum()) if m.task == "binary" else 0,
+                    champion=champion_value,
+                    challenger=challenger_value,
+                    evaluable=rows >= min_rows and math.isfinite(challenger_value),
+                )
+            )
+    return out
+
+
+def fairness(
+    task: str, y: ArrayLike, predictions: ArrayLike, groups: ArrayLike, column: str
+) -> FairnessResult:
+    """The fairness check's input for any task (see group_ratio)."""
+    ratio, per_group = group_ratio(task, y, predictions, groups)
+    return FairnessResult(column, ratio, per_group, metric=FAIRNESS_METRIC[task])

@@ -82,6 +82,14 @@ class GateSettings:
 
 
 @dataclass(frozen=True)
+class TrainSettings:
+    """How a model trains: the user's command, and where it runs."""
+
+    command: str | None = None
+    backend: str = "local"
+
+
+@dataclass(frozen=True)
 class DriftSettings:
     psi_watch: float = 0.1
     psi_drift: float = 0.2
@@ -103,6 +111,7 @@ class Model:
     canary_steps: tuple[int, ...]
     auto_merge_staging: bool
     environments: Mapping[str, Environment]
+    train: TrainSettings = field(default_factory=TrainSettings)
 
     def env(self, name: str) -> Environment:
         from modelops.errors import BadInput
@@ -224,6 +233,7 @@ def parse_state(data: Mapping[str, Any]) -> DesiredState:
     models: dict[str, Model] = {}
     for name, raw in (data.get("models") or {}).items():
         promotion = raw.get("promotion") or {}
+        train = raw.get("train") or {}
         models[name] = Model(
             name=name,
             registered_model=str(raw["registered_model"]),
@@ -236,5 +246,6 @@ def parse_state(data: Mapping[str, Any]) -> DesiredState:
                 env_name: _environment(env_name, env_raw)
                 for env_name, env_raw in (raw.get("environments") or {}).items()
             },
+            train=TrainSettings(command=train.get("command"), backend=str(train.get("backend", "local"))),
         )
     return DesiredState(models=models)

@@ -18,12 +18,8 @@ from modelops.context import Context
 from modelops.errors import BadInput
 from modelops.output import progress, step
 
-ESTIMATORS = ("hist_gradient_boosting", "logistic_regression")
-DEFAULT_ESTIMATOR = "hist_gradient_boosting"
 PROFILE_ARTIFACT = "data_profile.json"
 PROFILE_QUANTILES = tuple(round(q / 10, 1) for q in range(11))
-# Keys of `<model>.train` that steer this flow rather than the estimator.
-FLOW_KEYS = {"estimator", "validation_fraction", "random_state"}
 
 
 @dataclass(frozen=True)
@@ -33,10 +29,6 @@ class TrainingParams:
     target: str
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
-    estimator: str
-    estimator_params: dict[str, Any]
-    validation_fraction: float
-    random_state: int
     train_path: str
     golden_path: str
     section: dict[str, Any] = field(default_factory=dict)
@@ -61,7 +53,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def load_params(repo: Path, model: str, params_path: str | Path | None = None) -> TrainingParams:
-    """The model's section of params.yaml (features, target, estimator), checked field by field."""
+    """The model's section of params.yaml: what modelops itself reads (features, target, data paths).
+
+    Everything else in the section (e.g. `train:`) belongs to the model's training command, which
+    receives the whole section as MODELOPS_PARAMS_JSON and checks it itself.
+    """
     path = Path(params_path) if params_path else repo / "params.yaml"
     raw = _read_yaml(path)
     section = raw.get(model)
@@ -77,23 +73,6 @@ def load_params(repo: Path, model: str, params_path: str | Path | None = None) -
     target = section.get("target")
     if not target:
         raise BadInput(f"{path}: {model}.target: name the label column")
-    train = dict(section.get("train") or {})
-    estimator = str(train.get("estimator", DEFAULT_ESTIMATOR))
-    if estimator not in ESTIMATORS:
-        raise BadInput(
-            f"{path}: {model}.train.estimator: {estimator!r} is not one of {', '.join(ESTIMATORS)}"
-        )
-    try:
-        validation_fraction = float(train.get("validation_fraction", 0.1))
-        random_state = int(train.get("random_state", 0))
-    except (TypeError, ValueError):
-        raise BadInput(
-            f"{path}: {model}.train: validation_fraction and random_state must be numbers"
-        ) from None
-    if not 0.0 < validation_fraction < 0.5:
-        raise BadInput(
-            f"{path}: {model}.train.validation_fraction: {validation_fraction} must be in (0, 0.5)"
-        )
     data_dir = str(section.get("data_dir", f"data/{model}"))
     return TrainingParams(
         model=model,
@@ -101,10 +80,6 @@ def load_params(repo: Path, model: str, params_path: str | Path | None = None) -
         target=str(target),
         numeric=numeric,
         categorical=categorical,
-        estimator=estimator,
-        estimator_params={k: v for k, v in train.items() if k not in FLOW_KEYS},
-        validation_fraction=validation_fraction,
-        random_state=random_state,
         train_path=str(section.get("train_data", f"{data_dir}/train.csv")),
         golden_path=str(section.get("golden_data", f"{data_dir}/golden.csv")),
         section=section,
@@ -131,42 +106,12 @@ def read_table(repo: Path, relative: str, params: TrainingParams, *, with_target
     return frame
 
 
-def build_pipeline(params: TrainingParams) -> Any:
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-    categorical = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="most_frequent")),
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-        ]
-    )
-    preprocess = ColumnTransformer(
-        [("numeric", numeric, list(params.numeric)), ("categorical", categorical, list(params.categorical))]
-    )
-    try:
-        if params.estimator == "logistic_regression":
-            estimator: Any = LogisticRegression(random_state=params.random_state, **params.estimator_params)
-        else:
-            estimator = HistGradientBoostingClassifier(
-                random_state=params.random_state, **params.estimator_params
-            )
-    except TypeError as exc:
-        raise BadInput(f"{params.source}: {params.model}.train: {exc}") from None
-    return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
-
-
-def data_profile(frame: Any, params: TrainingParams) -> dict[str, Any]:
+def data_profile(frame: Any, params: TrainingParams, task: str = "binary") -> dict[str, Any]:
     """Per-feature reference statistics of the training data (serving bins and drift read these).
 
     Numeric: count, missing, mean, std, min, max, deciles (`quantiles`) and the inner decile `edges`
     computed exactly as drift detection computes them. Categorical: count, missing and the share of
-    every category (`categories`).
+    every category (`categories`). The target by task: positive rate, class shares, or value quantiles.
     """
     import numpy as np
 
@@ -205,12 +150,23 @@ def data_profile(frame: Any, params: TrainingParams) -> dict[str, Any]:
             "counts": {str(k): int(v) for k, v in counts.sort_index().items()},
         }
     target = frame[params.target]
-    return {
-        "model": params.model,
-        "n": len(frame),
-        "target": {"name": params.target, "positive_rate": float((target == 1).mean())},
-        "features": features,
-    }
+    summary: dict[str, Any] = {"name": params.target}
+    if task == "binary":
+        summary["positive_rate"] = float((target == 1).mean())
+    elif task == "multiclass":
+        shares = target.astype(str).value_counts(normalize=True).sort_index()
+        summary["classes"] = {str(k): float(v) for k, v in shares.items()}
+    else:
+        values = pd_numeric(target)
+        summary.update(mean=float(np.nanmean(values)), std=float(np.nanstd(values)))
+        summary["quantiles"] = {f"{q:.1f}": float(np.nanquantile(values, q)) for q in PROFILE_QUANTILES}
+    return {"model": params.model, "n": len(frame), "target": summary, "features": features}
+
+
+def pd_numeric(series: Any) -> Any:
+    import pandas as pd
+
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64")
 
 
 @dataclass(frozen=True)
@@ -251,7 +207,7 @@ def _git_state(repo: Path) -> tuple[str | None, bool | None]:
         return None, None
 
 
-def lineage_for(ctx: Context, params: TrainingParams, train_md5: str) -> Any:
+def lineage_for(ctx: Context, params: TrainingParams, train_md5: str, command: str | None = None) -> Any:
     from modelops.adapters import dvc_data
     from modelops.core.lineage import Lineage, params_hash
 
@@ -266,100 +222,155 @@ def lineage_for(ctx: Context, params: TrainingParams, train_md5: str) -> Any:
         data_version=dvc_data.data_version(ctx.repo),
         params_hash=params_hash(params.section),
         modelops_version=__version__,
+        command=command,
     )
 
 
-def _metrics(pipe: Any, x: Any, y: Any, prefix: str) -> dict[str, float]:
-    from sklearn.metrics import brier_score_loss, log_loss
-
-    from modelops.core.gate import expected_calibration_error, roc_auc
-
-    p = pipe.predict_proba(x)[:, 1]
-    out = {
-        f"{prefix}_roc_auc": roc_auc(y, p),
-        f"{prefix}_log_loss": float(log_loss(y, p, labels=[0, 1])),
-        f"{prefix}_brier": float(brier_score_loss(y, p)),
-        f"{prefix}_ece": expected_calibration_error(y, p),
-        f"{prefix}_rows": float(len(y)),
-        f"{prefix}_positive_rate": float((y == 1).mean()),
-    }
-    return {k: v for k, v in out.items() if math.isfinite(v)}
+MODEL_NAME = "model"
+BAD_INPUT_EXIT = 2
 
 
-def _fit(pipe: Any, x: Any, y: Any, params: TrainingParams) -> None:
+def _command(ctx: Context, model: Any) -> tuple[str, list[str]]:
+    import shlex
+
+    field_name = f"{ctx.models_path}: models.{model.name}.train.command"
+    command = model.train.command
+    if not command:
+        raise BadInput(
+            f"{field_name}: name the model's training command, e.g. python training/{model.name}.py"
+        )
     try:
-        pipe.fit(x, y)
+        argv = shlex.split(command)
     except ValueError as exc:
-        # sklearn validates estimator parameters at fit time (InvalidParameterError is a ValueError).
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadInput(f"{params.source}: {params.model}.train: {first}") from exc
+        raise BadInput(f"{field_name}: {command!r} is not a command line ({exc})") from None
+    return command, argv
+
+
+def _environment(ctx: Context, model_name: str, run_id: str, params: TrainingParams) -> dict[str, str]:
+    """What the training command sees: the contract's variables, and this interpreter first on PATH."""
+    import json
+    import os
+    import sys
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": ctx.tracking_uri,
+            "MLFLOW_RUN_ID": run_id,
+            "MODELOPS_MODEL": model_name,
+            "MODELOPS_TRAIN_DATA": str((ctx.repo / params.train_path).resolve()),
+            "MODELOPS_PARAMS_JSON": json.dumps(params.section, sort_keys=True, default=str),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("MLFLOW_EXPERIMENT_ID", None)
+    env.pop("MLFLOW_EXPERIMENT_NAME", None)
+    return env
+
+
+def run_command(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run the command, streaming its output to stderr line by line; (exit code, last output line)."""
+    import subprocess
+    import sys
+
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+    except OSError as exc:
+        return 127, f"{argv[0]}: {exc.strerror or exc}"
+    last = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stderr.write(f"  | {line}")
+        sys.stderr.flush()
+        if line.strip():
+            last = line.strip()
+    return proc.wait(), last
+
+
+def _the_model(field_name: str, command: str, logged: list[Any]) -> Any:
+    """Exactly one logged model, named `model`, with a signature and an input example."""
+    if not logged:
+        raise BadInput(
+            f"{field_name}: `{command}` logged no MLflow model; log exactly one, named {MODEL_NAME!r}"
+        )
+    if len(logged) > 1:
+        names = ", ".join(sorted(repr(m.name) for m in logged))
+        raise BadInput(
+            f"{field_name}: `{command}` logged {len(logged)} models ({names}); log exactly one, named {MODEL_NAME!r}"
+        )
+    found = logged[0]
+    if found.name != MODEL_NAME:
+        raise BadInput(
+            f"{field_name}: `{command}` logged a model named {found.name!r}; name it {MODEL_NAME!r}"
+        )
+    if not found.has_signature:
+        raise BadInput(
+            f"{field_name}: the model `{command}` logged has no signature; log it with "
+            "signature=mlflow.models.infer_signature(inputs, outputs)"
+        )
+    if not found.has_input_example:
+        raise BadInput(
+            f"{field_name}: the model `{command}` logged has no input example; log it with input_example=..."
+        )
+    return found
 
 
 def train(ctx: Context, model_name: str, params_path: str | Path | None = None) -> TrainResult:
+    """Run the model's training command in a tracked run, check what it logged, register a candidate."""
     from modelops.adapters import dvc_data
     from modelops.adapters.registry import Registry
     from modelops.core.document import ModelsDocument
     from modelops.core.lineage import CANDIDATE_ALIAS
+    from modelops.errors import ExternalError
 
     model = ModelsDocument.load(ctx.models_path).state().model(model_name)
+    command, argv = _command(ctx, model)
+    field_name = f"{ctx.models_path}: models.{model_name}.train.command"
     params = load_params(ctx.repo, model_name, params_path)
     with step(f"verifying {params.train_path} against its DVC md5"):
         train_md5 = dvc_data.verify(ctx.repo, params.train_path)
-    lineage = lineage_for(ctx, params, train_md5)
+    lineage = lineage_for(ctx, params, train_md5, command)
     tags = lineage.tags()
-
     with step(f"reading {params.train_path}"):
         frame = read_table(ctx.repo, params.train_path, params)
-    from sklearn.model_selection import train_test_split
-
-    x, y = frame[params.features], frame[params.target].astype(int)
-    if y.nunique() < 2:
-        raise BadInput(f"{params.train_path}: the target {params.target!r} has a single class; cannot train")
-    x_fit, x_val, y_fit, y_val = train_test_split(
-        x, y, test_size=params.validation_fraction, random_state=params.random_state, stratify=y
-    )
 
     registry = Registry.for_context(ctx)
     progress(f"MLflow at {ctx.tracking_uri}")
     with registry.run(model.registered_model, run_name=f"train-{model_name}", tags=tags) as run:
-        run.log_params(
-            {
-                "estimator": params.estimator,
-                **{f"estimator.{k}": v for k, v in params.estimator_params.items()},
-                "validation_fraction": params.validation_fraction,
-                "random_state": params.random_state,
-                "features.numeric": ",".join(params.numeric),
-                "features.categorical": ",".join(params.categorical),
-                "target": params.target,
-                "train_data": params.train_path,
-                "rows": len(frame),
-            }
-        )
-        pipe = build_pipeline(params)
-        with step(f"fitting {params.estimator} on {len(x_fit)} rows"):
-            _fit(pipe, x_fit, y_fit, params)
-        metrics = {**_metrics(pipe, x_fit, y_fit, "train"), **_metrics(pipe, x_val, y_val, "validation")}
-        run.log_metrics(metrics)
-        profile = data_profile(frame, params)
-        run.log_dict(profile, PROFILE_ARTIFACT)
-        with step("logging the model to MLflow"):
-            from mlflow.models import infer_signature
-
-            example = x_fit.head(5)
-            signature = infer_signature(example, pipe.predict_proba(example)[:, 1])
-            model_uri = run.log_sklearn_model(pipe, input_example=example, signature=signature)
-            # Also inside the model directory: a serving runtime that only sees storage finds it there.
-            run.log_model_file(model_uri, PROFILE_ARTIFACT, profile)
         run_id = run.run_id
+        with step(f"running `{command}` (run {run_id})"):
+            code, last = run_command(argv, ctx.repo, _environment(ctx, model_name, run_id, params))
+        if code == BAD_INPUT_EXIT:
+            raise BadInput(f"{field_name}: `{command}` refused its input (exit 2): {last}")
+        if code != 0:
+            raise ExternalError(f"{field_name}: `{command}` failed with exit {code}: {last}")
+        found = _the_model(field_name, command, registry.logged_models(run_id))
+        profile = data_profile(frame, params, model.gate.task)
+        run.log_dict(profile, PROFILE_ARTIFACT)
+        # Also inside the model directory: a serving runtime that only sees storage finds it there.
+        run.log_model_file(found.model_uri, PROFILE_ARTIFACT, profile)
+        run.set_tags(tags)  # the command may have resumed the run with tags of its own; ours win
     with step(f"registering a new version of {model.registered_model}"):
-        version = registry.register(model.registered_model, model_uri, run_id, tags)
+        version = registry.register(model.registered_model, found.model_uri, run_id, tags)
         registry.set_alias(model.registered_model, CANDIDATE_ALIAS, version)
+    finished = registry.run_info(run_id)
+    metrics = {str(k): float(v) for k, v in (finished.data.metrics if finished is not None else {}).items()}
     return TrainResult(
         model=model_name,
         version=version,
         run_id=run_id,
         registered_model=model.registered_model,
-        metrics=metrics,
+        metrics={k: v for k, v in metrics.items() if math.isfinite(v)},
         tags=tags,
         run_url=registry.run_url(run_id),
         version_url=registry.version_url(model.registered_model, version),
