@@ -66,12 +66,15 @@ def test_the_repository_models_yaml_is_valid():
             "models.churn.gate.primary_metric: 'r2' is not a binary metric",
         ),
         (
-            ("      primary_metric: roc_auc", "      task: regression\n      primary_metric: roc_auc"),
+            ("      task: binary", "      task: regression"),
             "models.churn.gate.primary_metric: 'roc_auc' is not a regression metric",
         ),
-        (("      primary_metric: roc_auc", "      task: ranking"), "models.churn.gate.task: 'ranking'"),
+        (("      task: binary", "      task: ranking"), "models.churn.gate.task: 'ranking'"),
         (
-            ("      primary_metric: roc_auc", "      task: regression\n      primary_metric: rmse"),
+            (
+                "      task: binary\n      primary_metric: roc_auc",
+                "      task: regression\n      primary_metric: rmse",
+            ),
             None,
         ),
         (
