@@ -356,15 +356,17 @@ def bootstrap_values(m: Metric, y: ArrayLike, models: list[ArrayLike], samples: 
             for counts in _poisson_counts(n, samples, seed)
         ]
         return np.concatenate(parts, axis=1) if parts else np.empty((len(models), 0))
-    out = []
-    for p in preds:
+    # Every model's statistics side by side: one weight matrix and one product serve all models.
+    widths: list[int] = []
 
-        def rows_of(rows: slice, p: FloatArray = p) -> FloatArray:
-            return _row_stats(m, labels[rows], p[rows])
+    def rows_of(rows: slice) -> FloatArray:
+        parts = [_row_stats(m, labels[rows], p[rows]) for p in preds]
+        widths[:] = [part.shape[1] for part in parts]
+        return np.concatenate(parts, axis=1)
 
-        units = unit_sums(rows_of, n, seed)
-        out.append(_from_sums(m, poisson_bootstrap_sums(units, samples, seed)))
-    return np.stack(out)
+    sums = poisson_bootstrap_sums(unit_sums(rows_of, n, seed), samples, seed)
+    bounds = np.cumsum([0, *widths])
+    return np.stack([_from_sums(m, sums[:, bounds[k] : bounds[k + 1]]) for k in range(len(preds))])
 
 
 def paired_interval(
