@@ -115,3 +115,43 @@ def test_a_window_in_policies_yaml_with_a_bad_cron_names_the_field() -> None:
         PolicyConfig.from_mapping(
             {"freeze_windows": [{"name": "nightly", "cron": "61 0 * * *", "duration": "1h"}]}
         )
+
+
+def pipeline_with_dev(dev_pinned_at: str, *, staging_version: int | None = None) -> dict:
+    models = two_models()
+    dev = environment(6)
+    dev["alias"] = "dev"
+    dev["history"] = [
+        {
+            "at": dev_pinned_at,
+            "by": "ci",
+            "action": "promote",
+            "from": None,
+            "to": 6,
+            "reason": "gate",
+            "ref": "d1",
+        }
+    ]
+    envs = models["churn"]["environments"]
+    envs["dev"] = dev
+    envs["staging"] = dict(
+        envs["staging"], version=staging_version, canary=None, upstream="dev", soak="1h", auto_promote=True
+    )
+    envs["production"]["upstream"] = "staging"
+    return models
+
+
+def test_a_version_that_soaked_in_dev_is_due_for_the_auto_promoting_staging() -> None:
+    from modelops.core.verification import due_promotions
+
+    soaked = state(pipeline_with_dev("2026-12-01T10:00:00Z"))
+    (due,) = due_promotions(list(soaked.models.values()), NOW)
+    assert (due.model, due.env, due.version) == ("churn", "staging", 6)
+    assert "served in dev for 2h00m" in due.proof.message
+    # Still soaking, already served there, or quarantined: nothing is due; production never auto-promotes.
+    assert due_promotions(list(state(pipeline_with_dev("2026-12-01T11:30:00Z")).models.values()), NOW) == []
+    served = state(pipeline_with_dev("2026-12-01T10:00:00Z", staging_version=6))
+    assert due_promotions(list(served.models.values()), NOW) == []
+    rolled = pipeline_with_dev("2026-12-01T10:00:00Z")
+    rolled["churn"]["environments"]["production"]["quarantined"] = [1, 6]
+    assert due_promotions(list(state(rolled).models.values()), NOW) == []

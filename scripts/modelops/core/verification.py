@@ -9,6 +9,7 @@ that quarantines the Version, so a quarantined Version never counts as verified.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -116,3 +117,34 @@ def verify_upstream(model: Model, env: str, version: int, now: datetime) -> Veri
         target.soak_seconds,
         entry.ref,
     )
+
+
+@dataclass(frozen=True)
+class DuePromotion:
+    """A Version that soaked upstream and may now be proposed to an auto-promoting Environment."""
+
+    model: str
+    env: str
+    version: int
+    proof: Verification
+
+
+def due_promotions(models: Sequence[Model], now: datetime) -> list[DuePromotion]:
+    """For every auto-promoting Environment with an upstream: the upstream's pin, once it soaked there,
+    unless it already serves here (or runs as the canary) or is quarantined anywhere."""
+    due: list[DuePromotion] = []
+    for model in models:
+        for name, env in model.environments.items():
+            target = stage(model, env)
+            if not target.auto_promote or target.upstream is None:
+                continue
+            upstream = model.environments.get(target.upstream)
+            version = upstream.version if upstream is not None else None
+            if version is None or version in model.quarantined_anywhere():
+                continue
+            if version == env.version or (env.canary is not None and env.canary.version == version):
+                continue
+            proof = verify_upstream(model, name, version, now)
+            if proof.passed:
+                due.append(DuePromotion(model.name, name, version, proof))
+    return due
