@@ -31,7 +31,8 @@ WRITE_SCOPES = {
     ("train", "propose-staging"): {"contents", "pull-requests"},
     ("train", "propose-production"): {"contents", "pull-requests"},
     ("sync", "wait-synced"): {"id-token"},
-    ("rollback", "rollback"): {"contents"},
+    # pull-requests: only for the fallback, a rollback PR when main refuses the direct commit.
+    ("rollback", "rollback"): {"contents", "pull-requests"},
     ("rollback", "wait-synced"): {"id-token"},
     ("rollback", "notify-failure"): {"issues"},
     # Training runs without a write token; only the proposing job holds one.

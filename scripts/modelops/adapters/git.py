@@ -182,6 +182,11 @@ class Git:
                     self.run(*push, cwd=worktree)
                     return Landed(commit=sha, attempts=attempt, changed=True)
                 except GitCommandError as exc:
+                    if (rule := refusing_rule(exc.stderr)) is not None:
+                        # Branch protection says no: a retry cannot change that.
+                        raise PushRefused(
+                            f"git push {remote} {branch}: refused by the repository: {rule}"
+                        ) from None
                     last_error = exc.detail
             finally:
                 self.run("worktree", "remove", "--force", str(worktree), check=False)
@@ -201,3 +206,23 @@ class GitCommandError(ExternalError):
         super().__init__(f"git {' '.join(args[:2])}: {detail}")
         self.detail = detail
         self.stderr = stderr
+
+
+class PushRefused(ExternalError):
+    """The remote refused the push by rule (branch protection, a ruleset), not because it moved on."""
+
+
+# How GitHub (GH006 protected branch, GH013 rulesets) and a pre-receive hook say "not allowed".
+_REFUSALS = ("GH006", "GH013", "protected branch", "repository rule violations", "pre-receive hook declined")
+
+
+def refusing_rule(stderr: str) -> str | None:
+    """The remote's own line when a push was refused by rule; None for a lost race or a network error."""
+    lowered = stderr.lower()
+    if not any(marker.lower() in lowered for marker in _REFUSALS):
+        return None
+    for line in stderr.splitlines():
+        text = line.removeprefix("remote:").strip()
+        if any(marker.lower() in text.lower() for marker in _REFUSALS):
+            return text.removeprefix("error:").strip()[:300]
+    return stderr.strip().splitlines()[-1][:300]

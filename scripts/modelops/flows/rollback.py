@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from modelops.adapters.git import Git
+from modelops.adapters.git import Git, PushRefused
 from modelops.adapters.notify import Notifier
 from modelops.context import MODELS_FILE, Context
 from modelops.core.clock import utc_stamp
 from modelops.core.document import ModelsDocument
 from modelops.core.rollback import plan_rollback
 from modelops.core.text import single_line
-from modelops.errors import ModelOpsError
+from modelops.errors import ExternalError, ModelOpsError
 from modelops.files import write_atomically
 
 
@@ -122,7 +123,20 @@ def rollback(
 
     git = Git(ctx.repo)
     try:
-        landed = git.land("main", change)
+        try:
+            landed = git.land("main", change)
+        except PushRefused as refused:
+            if ctx.forge_kind != "github":
+                raise
+            url = _rollback_pull_request(
+                ctx, git, change, model=model, env=env, incident=incident, reason=reason
+            )
+            raise ExternalError(
+                f"{refused}; opened {url} with the same commit: a person merges it now (its checks start "
+                "only when it is closed and reopened, when the workflow's own token opened it). To land "
+                "rollbacks by themselves, add the GitHub App to the bypass list of main's review ruleset "
+                "(docs/github.md)"
+            ) from None
     except ModelOpsError as exc:
         notifier.notify("rollback.failed", f"{model} {env}: {exc}", model=model, env=env, incident=incident)
         raise
@@ -154,6 +168,51 @@ def rollback(
         incident=incident,
     )
     return result
+
+
+def _rollback_pull_request(
+    ctx: Context,
+    git: Git,
+    change: Callable[[Path], str | None],
+    *,
+    model: str,
+    env: str,
+    incident: str | None,
+    reason: str,
+) -> str:
+    """The fallback when main refuses the direct commit: the same change as a PR, for a person to merge."""
+    from modelops.adapters.github_forge import GitHubForge
+
+    branch = f"rollback/{model}/{env}/{_slug(incident or utc_stamp())}"
+    git.land(branch, change, force=True)
+    owners = ModelsDocument.load(ctx.models_path).state().model(model).owners
+    forge = GitHubForge.from_env(ctx.env)
+    title = f"Rollback {model} {env}: merge now"
+    body = "\n".join(
+        [
+            f"## Rollback: {model} in {env}",
+            "",
+            f"- **Reason:** {reason}",
+            f"- **Incident:** {incident or 'none'}",
+            "",
+            "main's rules refused the direct rollback commit, so it waits here: **merge this now**. The "
+            "promotion policy lets exactly this change pass without a review.",
+            "",
+            "So that rollbacks land by themselves next time, add the GitHub App to the bypass list of "
+            "main's review ruleset (docs/github.md, then `modelops doctor github`).",
+        ]
+    )
+    existing = forge.find_open(branch)
+    if existing is not None:
+        return existing.url
+    pr = forge.open(
+        head=branch, base="main", title=title, body=body, labels=["rollback"], reviewers=list(owners)
+    )
+    return pr.url
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)[:80]
 
 
 def _render(worktree: Path) -> None:
