@@ -102,12 +102,26 @@ def test_images_are_pinned_by_digest(docs) -> None:  # type: ignore[no-untyped-d
 
 def test_credentials_come_from_the_secret_never_from_git(docs) -> None:  # type: ignore[no-untyped-def]
     env = {e["name"]: e for e in relay_container(docs)["env"]}
-    for name in ("MODELOPS_RELAY_TOKEN", "GITHUB_TOKEN"):
+    for name in ("MODELOPS_RELAY_TOKEN", "MODELOPS_APP_CLIENT_ID"):
         ref = env[name]["valueFrom"]["secretKeyRef"]
         assert ref["name"] == "modelops-relay"
         assert "value" not in env[name]
     assert env["MODELOPS_RELAY_HMAC_SECRET"]["valueFrom"]["secretKeyRef"]["optional"] is True
     assert "Secret" not in docs
+
+
+def test_the_relay_mints_its_github_tokens_from_the_apps_key_no_long_lived_token(docs) -> None:  # type: ignore[no-untyped-def]
+    container = relay_container(docs)
+    env = {e["name"]: e for e in container["env"]}
+    assert "GITHUB_TOKEN" not in env, "an installation token expires in an hour: the relay mints its own"
+    key_file = env["MODELOPS_APP_PRIVATE_KEY_FILE"]["value"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in docs["Deployment"]["spec"]["template"]["spec"]["volumes"]}
+    [(name, mount)] = [(n, m) for n, m in mounts.items() if key_file.startswith(m["mountPath"] + "/")]
+    assert mount["readOnly"] is True
+    secret = volumes[name]["secret"]
+    assert secret["secretName"] == "modelops-relay"
+    assert [i["path"] for i in secret["items"]] == [key_file.rsplit("/", 1)[1]]
 
 
 def test_readiness_and_liveness_use_healthz(docs) -> None:  # type: ignore[no-untyped-def]
