@@ -261,3 +261,27 @@ def test_an_unreachable_prometheus_is_an_external_failure(tmp_path: Path) -> Non
     )
     assert result.returncode == 3 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_relay_runs_the_analysis_for_a_canary_alert(
+    prometheus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelops.context import Context
+    from modelops.core.incident import Alert, Route, decide
+    from modelops.relay.dispatch import FlowDispatcher
+
+    box = with_canaries(tmp_path)
+    monkeypatch.setenv("MODELOPS_PROMETHEUS_URL", prometheus)
+    labels = {
+        "alertname": "ChurnCanaryErrors",
+        "action": "analyze",
+        "model": "churn",
+        "env": "staging",
+        "version": "5",
+    }
+    decision = decide(Alert("firing", labels, {}, "2026-12-01T10:00:00Z", "f1"), box.origin_state())
+    assert decision.route is Route.ANALYZE and decision.incident is not None
+    outcome = FlowDispatcher(Context(repo=box.clone)).analyze(decision.incident)
+    assert outcome.detail == "canary analysis: abort (rollback)"
+    staging = box.origin_state().model("churn").env("staging")
+    assert staging.canary is None and 5 in staging.quarantined

@@ -87,6 +87,7 @@ class CountingDispatcher:
     name: str = "counting"
     rollbacks: list[Incident] = field(default_factory=list)
     retrains: list[Incident] = field(default_factory=list)
+    analyses: list[Incident] = field(default_factory=list)
     gate: threading.Event | None = None
 
     def rollback(self, incident: Incident) -> Outcome:
@@ -103,6 +104,10 @@ class CountingDispatcher:
     def retrain(self, incident: Incident) -> Outcome:
         self.retrains.append(incident)
         return Outcome(State.DISPATCHED, "retrain requested")
+
+    def analyze(self, incident: Incident) -> Outcome:
+        self.analyses.append(incident)
+        return Outcome(State.DISPATCHED, "canary analysis: abort (rollback)")
 
 
 @dataclass

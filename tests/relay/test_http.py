@@ -212,6 +212,14 @@ def test_a_drift_alert_goes_to_the_retrain_path_not_the_rollback(relay, dispatch
     assert len(dispatcher.retrains) == 1
 
 
+def test_a_canary_alert_goes_to_the_canary_analysis_not_a_blind_rollback(relay, dispatcher) -> None:  # type: ignore[no-untyped-def]
+    response = relay.post(webhook(alert(alertname="ChurnCanaryErrors", action="analyze", version="3")))
+    assert response.status == 200
+    assert dispatcher.rollbacks == [] and dispatcher.retrains == []
+    [incident] = dispatcher.analyses
+    assert (incident.model, incident.env, incident.version) == ("churn", "production", 3)
+
+
 def test_the_rollback_carries_the_incident_id_reason_alert_and_version(relay, dispatcher) -> None:  # type: ignore[no-untyped-def]
     response = relay.post(webhook(alert(version="7")))
     [incident] = dispatcher.rollbacks

@@ -24,6 +24,8 @@ WEBHOOK_VERSION = "4"
 ACTION_LABEL = "action"
 ROLLBACK_ACTION = "rollback"
 RETRAIN_ACTION = "retrain"
+# A canary's alert: run the canary analysis now (it aborts or promotes on evidence), not a blind rollback.
+ANALYZE_ACTION = "analyze"
 DEFAULT_SEVERITY = "major"
 
 
@@ -42,6 +44,7 @@ class TooManyAlerts(PayloadError):
 class Route(enum.Enum):
     ROLLBACK = "rollback"
     RETRAIN = "retrain"
+    ANALYZE = "analyze"
     IGNORE = "ignore"
 
 
@@ -194,6 +197,8 @@ def decide(alert: Alert, state: DesiredState) -> Decision:
         route = Route.ROLLBACK
     elif action == RETRAIN_ACTION:
         route = Route.RETRAIN
+    elif action == ANALYZE_ACTION:
+        route = Route.ANALYZE
     else:
         return Decision(Route.IGNORE, None, f"no action label (action={action!r})")
     alertname = alert.name
@@ -206,7 +211,7 @@ def decide(alert: Alert, state: DesiredState) -> Decision:
             f"alert {alertname!r}: unknown model {model_name!r} (models.yaml has: {known})"
         )
     # A drift alert may be about the model as a whole; a rollback always names where to roll back.
-    env_required = route is Route.ROLLBACK
+    env_required = route in (Route.ROLLBACK, Route.ANALYZE)
     if (env_required or env_name) and env_name not in model.environments:
         known = ", ".join(sorted(model.environments))
         raise UnprocessableAlert(

@@ -34,6 +34,8 @@ class Dispatcher(Protocol):
 
     def retrain(self, incident: Incident) -> Outcome: ...
 
+    def analyze(self, incident: Incident) -> Outcome: ...
+
 
 class FlowDispatcher:
     """Run the use cases in this process (the sandbox, or a repository without GitHub credentials), or
@@ -114,6 +116,25 @@ class FlowDispatcher:
             State.DISPATCHED,
             f"retrain {action}" + (f": {why}" if why else ""),
             getattr(result, "handle", None),
+        )
+
+    def analyze(self, incident: Incident) -> Outcome:
+        """The canary analysis of the alerted environment: here, or analyze.yml on GitHub."""
+        if self.github is not None:
+            with self._serial:
+                target = self.github.send("analyze", "analyze.yml", {})
+            return Outcome(State.DISPATCHED, f"dispatched to {target}", target)
+        from modelops.flows.analyze import analyze
+
+        try:
+            with self._serial:
+                result = analyze(self.ctx, incident.model, incident.env)
+        except (Denied, BadInput) as exc:
+            return Outcome(State.REFUSED, str(exc))  # e.g. the canary is gone already
+        return Outcome(
+            State.DISPATCHED,
+            f"canary analysis: {result.analysis.verdict} ({result.action})",
+            result.detail.get("commit") or result.detail.get("url"),
         )
 
 

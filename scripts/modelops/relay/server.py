@@ -259,6 +259,8 @@ class Relay:
         try:
             if incident.kind is Route.ROLLBACK:
                 outcome = self.dispatcher.rollback(incident)
+            elif incident.kind is Route.ANALYZE:
+                outcome = self.dispatcher.analyze(incident)
             else:
                 outcome = self.dispatcher.retrain(incident)
         except ExternalError as exc:
