@@ -74,6 +74,14 @@ def test_low_traffic_is_inconclusive_never_an_abort_nor_a_pass() -> None:
     result = analyse(arm(40, 4), arm(400, 4), SETTINGS, 600)
     assert result.verdict == "inconclusive"
     assert "too little data" in result.metrics[0].message
+    # The power check: at 4 canary requests a minute the canary cannot reach enough data in time.
+    assert "more than the deadline allows (underpowered)" in result.metrics[0].message
+
+
+def test_an_undecided_canary_is_told_how_much_longer_it_needs() -> None:
+    result = analyse(arm(600, 6), arm(5400, 54), SETTINGS, 120)
+    assert result.verdict == "inconclusive"
+    assert "canary samples needed, 600 so far, about" in result.metrics[0].message
 
 
 @pytest.mark.parametrize(
@@ -130,3 +138,13 @@ def test_histogram_quantile_interpolates_like_prometheus() -> None:
     buckets = ((0.1, 50.0), (0.2, 100.0), (math.inf, 100.0))
     assert histogram_quantile(0.75, buckets) == pytest.approx(0.15)
     assert share_above(0.15, buckets) == pytest.approx(0.25)
+
+
+def test_settings_come_from_models_yaml_and_a_bad_deadline_names_the_field() -> None:
+    from modelops.errors import BadInput
+
+    chosen = AnalysisSettings.from_mapping({"deadline": "30m", "interval": "10m", "alpha_abort": 0.005})
+    assert (chosen.deadline_seconds, chosen.interval_seconds, chosen.alpha_abort) == (1800, 600, 0.005)
+    assert analyse(arm(60, 1), arm(540, 5), chosen, 1801).expired
+    with pytest.raises(BadInput, match=r"models.churn.promotion.analysis.deadline: 'soon' is not a duration"):
+        AnalysisSettings.from_mapping({"deadline": "soon"}, "models.churn.promotion.analysis")

@@ -34,6 +34,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any, Literal
 
 Verdict = Literal["promote", "abort", "inconclusive"]
@@ -72,9 +73,22 @@ class AnalysisSettings:
     deadline_seconds: int = 7200
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> AnalysisSettings:
+    def from_mapping(cls, raw: Mapping[str, Any], where: str = "promotion.analysis") -> AnalysisSettings:
+        """models.yaml's `promotion.analysis` (already schema-checked); durations for interval/deadline."""
+        from modelops.core.alert_rules import parse_duration
+        from modelops.errors import BadInput
+
         d = cls()
-        return cls(**{k: type(getattr(d, k))(raw[k]) for k in cls.__dataclass_fields__ if k in raw})
+        values = {k: type(getattr(d, k))(raw[k]) for k in cls.__dataclass_fields__ if k in raw}
+        for key, field_name in (("interval", "interval_seconds"), ("deadline", "deadline_seconds")):
+            if key in raw:
+                try:
+                    values[field_name] = max(1, parse_duration(str(raw[key])) // 1000)
+                except BadInput:
+                    raise BadInput(
+                        f"{where}.{key}: {raw[key]!r} is not a duration such as 5m or 2h"
+                    ) from None
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -239,7 +253,16 @@ def compare_proportions(
             "inconclusive",
             f"too little data: {nc:.0f} canary and {ns:.0f} stable {unit or 'samples'} (needs {minimum} each)",
             required,
-            estimate={"canary_n": nc, "stable_n": ns},
+            estimate={
+                "canary_n": nc,
+                "stable_n": ns,
+                "needed_n": needed_samples(
+                    (xc + xs) / (nc + ns) if nc + ns > 0 and xc + xs > 0 else tolerance,
+                    tolerance,
+                    ns / nc if nc > 0 else 1.0,
+                    settings,
+                ),
+            },
         )
     pc, ps = xc / nc, xs / ns
     pooled = (xc + xs) / (nc + ns)
@@ -257,11 +280,36 @@ def compare_proportions(
         "tolerance": tolerance,
         "canary_n": nc,
         "stable_n": ns,
+        "needed_n": needed_samples(max(pooled, floor_c), tolerance, ns / nc, settings),
     }
     text = f"canary {pc:.4%} vs stable {ps:.4%} (n {nc:.0f}/{ns:.0f}); upper bound of the rise {upper:+.4%}"
     if upper < tolerance:
         return MetricResult(name, "pass", f"{text} < tolerance {tolerance:.2%}", required, p, estimate)
     return MetricResult(name, "inconclusive", f"{text}, tolerance {tolerance:.2%}", required, p, estimate)
+
+
+def needed_samples(rate: float, tolerance: float, ratio: float, settings: AnalysisSettings) -> float:
+    """Canary samples a fixed-sample one-sided test needs to see a rise of `tolerance` with 80 % power
+    (stable has `ratio` times as many). The sequential test needs somewhat more; it is the power check's
+    yardstick: if the canary cannot reach it before the deadline, the analysis says so."""
+    z = NormalDist().inv_cdf(1 - settings.alpha_abort) + NormalDist().inv_cdf(0.8)
+    return z * z * rate * (1 - rate) * (1 + 1 / max(ratio, 1e-9)) / (tolerance * tolerance)
+
+
+def power_note(metric: MetricResult, elapsed_seconds: float, settings: AnalysisSettings) -> MetricResult:
+    """An undecided metric, told how far it is from enough data, and whether the deadline allows it."""
+    n, needed = metric.estimate.get("canary_n"), metric.estimate.get("needed_n")
+    if metric.status != "inconclusive" or not n or not needed or elapsed_seconds <= 0:
+        return metric
+    per_second = n / elapsed_seconds
+    left = max(0.0, needed - n) / per_second if per_second > 0 else math.inf
+    fits = elapsed_seconds + left <= settings.deadline_seconds
+    note = f"; power: about {needed:,.0f} canary samples needed, {n:,.0f} so far" + (
+        f", about {left / 60:.0f} min more" if fits else ", more than the deadline allows (underpowered)"
+    )
+    return MetricResult(
+        metric.name, metric.status, metric.message + note, metric.required, metric.p_value, metric.estimate
+    )
 
 
 def _error_rate(c: Arm, s: Arm, settings: AnalysisSettings) -> MetricResult:
@@ -404,6 +452,7 @@ def analyse(canary: Arm, stable: Arm, settings: AnalysisSettings, elapsed_second
                 metrics[i].p_value,
                 metrics[i].estimate,
             )
+    metrics = [power_note(m, elapsed_seconds, settings) for m in metrics]
     failed = [m for m in metrics if m.status == "fail"]
     expired = elapsed_seconds >= settings.deadline_seconds
     if failed:

@@ -138,8 +138,12 @@ def analyze(
 ) -> AnalyzeResult:
     from modelops.adapters.prometheus import Prometheus
 
-    state = ModelsDocument.load(ctx.models_path).state()
+    doc = ModelsDocument.load(ctx.models_path)
+    state = doc.state()
     model = state.model(model_name)
+    if settings is None:
+        raw = ((doc.plain()["models"][model_name].get("promotion") or {}).get("analysis")) or {}
+        settings = AnalysisSettings.from_mapping(raw, f"models.{model_name}.promotion.analysis")
     env = model.env(env_name)
     if env.canary is None or env.version is None:
         raise BadInput(f"models.yaml: {model_name}/{env_name} runs no canary; nothing to analyse")
@@ -158,7 +162,7 @@ def analyze(
     prom.vector("vector(1)", at)
     canary = read_arm(prom, model_name, env_name, env.canary.version, window, at)
     stable = read_arm(prom, model_name, env_name, env.version, window, at)
-    analysis = analyse(canary, stable, settings or AnalysisSettings(), elapsed)
+    analysis = analyse(canary, stable, settings, elapsed)
     result = AnalyzeResult(model_name, env_name, env.canary.version, env.version, analysis)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
