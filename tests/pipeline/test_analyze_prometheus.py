@@ -133,6 +133,21 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process.stop()
 
 
+def analyze(box: GitSandbox, env: str, prometheus: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    return modelops(
+        "analyze",
+        "--model",
+        "churn",
+        "--env",
+        env,
+        "--prometheus",
+        prometheus,
+        "--repo",
+        str(box.clone),
+        *flags,
+    )
+
+
 def with_canaries(root: Path) -> GitSandbox:
     box = make_git_sandbox(root)
     doc = ModelsDocument.load(box.clone / "models.yaml")
@@ -149,21 +164,7 @@ def with_canaries(root: Path) -> GitSandbox:
 def test_a_healthy_canary_is_promoted_with_evidence(prometheus: str, tmp_path: Path) -> None:
     box = with_canaries(tmp_path)
     out = tmp_path / "evidence"
-    result = modelops(
-        "analyze",
-        "--model",
-        "churn",
-        "--env",
-        "production",
-        "--prometheus",
-        prometheus,
-        "--repo",
-        str(box.clone),
-        "--dry-run",
-        "--json",
-        "--out",
-        str(out),
-    )
+    result = analyze(box, "production", prometheus, "--dry-run", "--json", "--out", str(out))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["verdict"] == "promote", report["reason"]
@@ -180,18 +181,7 @@ def test_a_canary_with_twice_the_errors_is_aborted_dropping_only_the_canary(
     prometheus: str, tmp_path: Path
 ) -> None:
     box = with_canaries(tmp_path)
-    result = modelops(
-        "analyze",
-        "--model",
-        "churn",
-        "--env",
-        "staging",
-        "--prometheus",
-        prometheus,
-        "--repo",
-        str(box.clone),
-        "--json",
-    )
+    result = analyze(box, "staging", prometheus, "--json")
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["verdict"] == "abort" and report["action"] == "rollback"
@@ -202,17 +192,7 @@ def test_a_canary_with_twice_the_errors_is_aborted_dropping_only_the_canary(
     assert message.startswith("rollback churn staging: v5 → v4")
     assert "| error_rate | fail |" in message
     # Looking again changes nothing: no canary runs any more.
-    again = modelops(
-        "analyze",
-        "--model",
-        "churn",
-        "--env",
-        "staging",
-        "--prometheus",
-        prometheus,
-        "--repo",
-        str(box.clone),
-    )
+    again = analyze(box, "staging", prometheus)
     assert again.returncode == 2 and "runs no canary" in again.stderr
 
 
@@ -224,19 +204,7 @@ def test_no_data_is_never_a_pass(prometheus: str, tmp_path: Path) -> None:
     started = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     doc.start_canary("churn", "production", 7, 10, at=started, by="test", reason="gate passed")
     (box.clone / "models.yaml").write_text(doc.dump(), encoding="utf-8")
-    result = modelops(
-        "analyze",
-        "--model",
-        "churn",
-        "--env",
-        "production",
-        "--prometheus",
-        prometheus,
-        "--repo",
-        str(box.clone),
-        "--dry-run",
-        "--json",
-    )
+    result = analyze(box, "production", prometheus, "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["verdict"] == "inconclusive"
@@ -247,18 +215,7 @@ def test_an_unreachable_prometheus_is_an_external_failure(tmp_path: Path) -> Non
     from modelops.adapters.prom_stack import free_port
 
     box = with_canaries(tmp_path)
-    result = modelops(
-        "analyze",
-        "--model",
-        "churn",
-        "--env",
-        "production",
-        "--prometheus",
-        f"http://127.0.0.1:{free_port()}",
-        "--repo",
-        str(box.clone),
-        "--dry-run",
-    )
+    result = analyze(box, "production", f"http://127.0.0.1:{free_port()}", "--dry-run")
     assert result.returncode == 3 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
