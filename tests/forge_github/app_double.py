@@ -118,13 +118,21 @@ class AppDouble:
         if not self.installed:
             return _error(404, "Not Found")
         owner = self.repository.split("/")[0]
+        from tests.forge_github.settings_double import simple_user
+
         body = {
             "id": INSTALLATION_ID,
             "app_id": 1001,
             "client_id": self.client_id,
             "app_slug": "modelops-relay",
+            "target_id": 1,
             "target_type": "Organization",
-            "account": {"login": owner, "id": 1, "type": "Organization"},
+            "account": simple_user(owner),
+            "single_file_name": None,
+            "html_url": f"https://github.com/organizations/{owner}/settings/installations/{INSTALLATION_ID}",
+            "repositories_url": f"{self.server.url_for('/')}installation/repositories",
+            "suspended_by": None,
+            "suspended_at": None,
             "repository_selection": "selected",
             "access_tokens_url": f"{self.server.url_for('/')}app/installations/{INSTALLATION_ID}/access_tokens",
             "permissions": permissions,

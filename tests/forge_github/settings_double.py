@@ -37,6 +37,71 @@ VARIABLES = (
 OPTIONAL_VARIABLES = ("PROPOSE_PRODUCTION", "MODELOPS_PUSHGATEWAY_URL", "DRILL_KNOWN_GOOD_VERSION")
 
 
+USER_URLS = (
+    "avatar", "events", "followers", "following", "gists", "html", "organizations", "received_events",
+    "repos", "starred", "subscriptions", "url",
+)  # fmt: skip
+REPO_URLS = (
+    "archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits", "compare",
+    "contents", "contributors", "deployments", "downloads", "events", "forks", "git_commits", "git_refs",
+    "git_tags", "hooks", "html", "issue_comment", "issue_events", "issues", "keys", "labels", "languages",
+    "merges", "milestones", "notifications", "pulls", "releases", "stargazers", "statuses", "subscribers",
+    "subscription", "tags", "teams", "trees", "clone", "git", "ssh", "svn", "mirror",
+)  # fmt: skip
+
+
+def simple_user(login: str, kind: str = "Organization") -> dict[str, Any]:
+    """GitHub's simple-user, every required field present."""
+    user: dict[str, Any] = {
+        f"{name}_url" if name != "url" else "url": f"https://api.github.com/users/{login}/{name}"
+        for name in USER_URLS
+    }
+    return {
+        **user,
+        "login": login,
+        "id": 1,
+        "node_id": f"O_{login}",
+        "gravatar_id": "",
+        "type": kind,
+        "site_admin": False,
+    }
+
+
+def full_repository() -> dict[str, Any]:
+    """GitHub's full-repository for the double's repository, as an admin reads it."""
+    owner, name = REPOSITORY.split("/")
+    urls = {f"{n}_url": f"https://api.github.com/repos/{REPOSITORY}/{n}" for n in REPO_URLS}
+    counts = dict.fromkeys(
+        ("forks", "forks_count", "open_issues", "open_issues_count", "size", "stargazers_count", "watchers",
+         "watchers_count", "network_count", "subscribers_count"),
+        0,
+    )  # fmt: skip
+    flags = dict.fromkeys(("fork", "private", "has_issues", "has_projects", "has_wiki", "has_pages",
+                           "has_discussions", "archived", "disabled"), False)  # fmt: skip
+    return {
+        **urls,
+        **counts,
+        **flags,
+        "mirror_url": None,
+        "id": 1,
+        "node_id": "R_1",
+        "name": name,
+        "full_name": REPOSITORY,
+        "owner": simple_user(owner),
+        "url": f"https://api.github.com/repos/{REPOSITORY}",
+        "html_url": f"https://github.com/{REPOSITORY}",
+        "description": "models delivered by GitOps",
+        "homepage": None,
+        "language": "Python",
+        "license": None,
+        "default_branch": "main",
+        "allow_auto_merge": True,
+        "pushed_at": "2026-01-05T10:00:00Z",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-05T10:00:00Z",
+    }
+
+
 def _ruleset(
     id_: int, name: str, rules: list[dict[str, Any]], bypass: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -128,15 +193,7 @@ class Settings:
         )
         both = ["MLFLOW_TRACKING_TOKEN", "MODELOPS_APP_PRIVATE_KEY", "MODELOPS_PUSHGATEWAY_AUTH"]
         return cls(
-            repo={
-                "id": 1,
-                "node_id": "R_1",
-                "name": REPOSITORY.split("/")[1],
-                "full_name": REPOSITORY,
-                "default_branch": "main",
-                "allow_auto_merge": True,
-                "private": False,
-            },
+            repo=full_repository(),
             rulesets=[history, review],
             environments=[
                 _environment("automation", [], False),

@@ -41,9 +41,9 @@ class FlowDispatcher:
     """Run the use cases in this process (the sandbox, or a repository without GitHub credentials), or
     start their workflows on GitHub.
 
-    The flows commit to the same working clone, so one dispatch runs at a time. The retrain ledger lives
-    in `ledger_dir` (the relay's own volume): the repository may be a read-only checkout, and on GitHub
-    the relay's ledger is the only one that outlives a run.
+    The flows commit to the same working clone, so one dispatch runs at a time. With GitHub, the retrain
+    ledger lives in `ledger_dir` (the relay's own volume): the repository is a read-only checkout there,
+    and the relay's ledger is the only one that outlives a run.
     """
 
     name = "local"
@@ -105,7 +105,9 @@ class FlowDispatcher:
                     reason=incident.reason,
                     source="drift",
                     dispatch=github_dispatch(self.ctx, self.github) if self.github is not None else "auto",
-                    ledger=ledger_for(self.ctx, self.ledger_dir),
+                    # On GitHub the relay's own volume; locally the repository's, which the detached
+                    # `modelops retrain --run-id` executor reads.
+                    ledger=ledger_for(self.ctx, self.ledger_dir if self.github is not None else None),
                 )
         except (Denied, BadInput) as exc:
             return Outcome(State.REFUSED, str(exc))
