@@ -81,6 +81,14 @@ def test_a_version_rolled_back_upstream_is_never_verified() -> None:
     assert not decision.passed and "rolled back in staging" in decision.message
 
 
+def test_a_version_quarantined_upstream_is_never_verified_even_when_its_rollback_left_the_history() -> None:
+    base = pinned_in_staging("2026-11-30T09:00:00Z")
+    base["churn"]["environments"]["staging"]["quarantined"] = [5]
+    base["churn"]["environments"]["staging"]["version"] = 4
+    (decision,) = rule(judge(base), "verified-upstream")
+    assert not decision.passed and "quarantined there" in decision.message
+
+
 def test_only_the_override_path_skips_verification() -> None:
     base = pinned_in_staging("2026-12-01T11:30:00Z")
     overridden = PullRequestFacts(number=7, labels=("override",), approvals=("alice", "bob"), author="carol")
