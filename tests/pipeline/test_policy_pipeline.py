@@ -197,3 +197,35 @@ def test_policy_check_enforces_the_soak_on_the_diff_in_git(tmp_path) -> None:  #
     write_models(repo, models(6, "30m"))
     allowed = modelops("policy", "check", "--base", "HEAD", "--repo", str(repo))
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_a_window_freezes_the_protected_environments_unless_it_names_others() -> None:
+    base = state(two_models())
+    staging_bump = two_models()
+    staging_bump["churn"]["environments"]["staging"]["version"] = 5  # the drill's staging promotion
+    staging_bump["churn"]["environments"]["staging"]["canary"] = None
+    head = state(staging_bump)
+    facts = PullRequestFacts(number=None)
+    assert not [
+        d
+        for d in evaluate_promotion(base, head, facts, TAGS, FREEZE, now=NOW).decisions
+        if d.rule == "freeze"
+    ]
+    everywhere = PolicyConfig(
+        freeze_windows=parse_windows(
+            [
+                {
+                    "name": "all-hands",
+                    "start": "2026-12-01",
+                    "end": "2026-12-01",
+                    "environments": ["staging", "production"],
+                }
+            ]
+        )
+    )
+    (decision,) = [
+        d
+        for d in evaluate_promotion(base, head, facts, TAGS, everywhere, now=NOW).decisions
+        if d.rule == "freeze"
+    ]
+    assert not decision.passed and "'all-hands'" in decision.message

@@ -122,6 +122,11 @@ class FreezeWindow:
     start: datetime | None = None  # one-off windows, aware
     end: datetime | None = None
     reason: str = ""
+    # The Environments it freezes; None: the protected ones (so a staging drill is never frozen).
+    environments: tuple[str, ...] | None = None
+
+    def covers(self, env: str, protected: Sequence[str]) -> bool:
+        return env in (self.environments if self.environments is not None else protected)
 
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -186,6 +191,13 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def frozen_for(
+    windows: Sequence[FreezeWindow], env: str, protected: Sequence[str], at: datetime
+) -> tuple[FreezeWindow, datetime, datetime] | None:
+    """The active window that freezes promotions into `env`, if any."""
+    return freeze_status([w for w in windows if w.covers(env, protected)], at).active
+
+
 def freeze_status(windows: Sequence[FreezeWindow], at: datetime) -> FreezeStatus:
     active = None
     upcoming = None
@@ -233,7 +245,7 @@ def parse_windows(raw: Any, source: str = "policies/promotion.yaml") -> tuple[Fr
         where = f"{source}: freeze_windows[{n}]"
         if not isinstance(item, dict):
             raise BadInput(f"{where}: expected a mapping with name and cron+duration or start+end")
-        known = {"name", "cron", "duration", "timezone", "start", "end", "reason"}
+        known = {"name", "cron", "duration", "timezone", "start", "end", "reason", "environments"}
         unknown = sorted(set(item) - known)
         if unknown:
             raise BadInput(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -250,6 +262,10 @@ def parse_windows(raw: Any, source: str = "policies/promotion.yaml") -> tuple[Fr
         except (ZoneInfoNotFoundError, ValueError):
             raise BadInput(f"{where}.timezone: unknown time zone {tz_name!r}") from None
         reason = str(item.get("reason", ""))
+        envs = item.get("environments")
+        if envs is not None and (not isinstance(envs, list) or not all(isinstance(e, str) for e in envs)):
+            raise BadInput(f"{where}.environments: expected a list of environment names")
+        environments = tuple(envs) if envs is not None else None
         if "cron" in item:
             if "start" in item or "end" in item:
                 raise BadInput(f"{where}: a window is either cron+duration or start+end, not both")
@@ -267,13 +283,19 @@ def parse_windows(raw: Any, source: str = "policies/promotion.yaml") -> tuple[Fr
                 ) from None
             if seconds <= 0:
                 raise BadInput(f"{where}.duration: must be longer than zero")
-            windows.append(FreezeWindow(name, tz_name, cron, str(item["cron"]), seconds, reason=reason))
+            windows.append(
+                FreezeWindow(
+                    name, tz_name, cron, str(item["cron"]), seconds, reason=reason, environments=environments
+                )
+            )
         elif "start" in item and "end" in item:
             begin = _moment(item["start"], zone, f"{where}.start")
             end = _moment(item["end"], zone, f"{where}.end", end_of_day=True)
             if end <= begin:
                 raise BadInput(f"{where}.end: must be after start")
-            windows.append(FreezeWindow(name, tz_name, start=begin, end=end, reason=reason))
+            windows.append(
+                FreezeWindow(name, tz_name, start=begin, end=end, reason=reason, environments=environments)
+            )
         else:
             raise BadInput(f"{where}: needs cron and duration (recurring) or start and end (one-off)")
     return tuple(windows)

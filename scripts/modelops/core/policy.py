@@ -19,7 +19,7 @@ from typing import Any
 
 from modelops.core import lineage
 from modelops.core.diff import EnvChange, diff_states
-from modelops.core.freeze import FreezeWindow, freeze_status, parse_windows
+from modelops.core.freeze import FreezeWindow, frozen_for, parse_windows
 from modelops.core.notifications import NotificationSettings
 from modelops.core.pipeline import stage
 from modelops.core.state import DesiredState, Model
@@ -135,11 +135,11 @@ def pipeline_rules(
 ) -> list[Decision]:
     """Freeze windows and verified upstream, for every Environment (protected or not)."""
     decisions: list[Decision] = []
-    frozen = freeze_status(config.freeze_windows, now).active
     for change in diff_states(base, head):
         if change.kind == "rollback" or not change.introduced_versions:
             continue
         where = f"{change.model}/{change.env}"
+        frozen = frozen_for(config.freeze_windows, change.env, config.protected_environments, now)
         if frozen is not None:
             window, _, end = frozen
             decisions.append(

@@ -211,12 +211,13 @@ def _pipeline_checks(
     """Refuse before any branch exists: a freeze window, or a Version that has not soaked upstream."""
     from datetime import UTC, datetime
 
-    from modelops.core.freeze import freeze_status
+    from modelops.core.freeze import frozen_for
     from modelops.core.verification import verify_upstream
     from modelops.flows.policy import load_config
 
     now = datetime.now(UTC)
-    frozen = freeze_status(load_config(ctx.repo).freeze_windows, now).active
+    config = load_config(ctx.repo)
+    frozen = frozen_for(config.freeze_windows, env, config.protected_environments, now)
     if frozen is not None:
         window, _, end = frozen
         raise Denied(
