@@ -69,8 +69,8 @@ def test_mlflow_aliases_equal_models_yaml(demo):
             assert actual == version, alias
 
 
-def test_a_v3_promotion_pr_is_open_and_waits_for_a_human(demo):
+def test_the_retrained_v3_is_proposed_to_staging_never_straight_to_production(demo):
     forge = LocalForge(demo["world"] / "forge", demo["repo"])
-    open_prs = forge.list("open")
-    assert [p.head for p in open_prs] == ["promote/churn/production/v3"]
-    assert open_prs[0].approvals == () and "env:production" in open_prs[0].labels
+    heads = [p.head for p in forge.list("all")]
+    assert "promote/churn/staging/v3" in heads
+    assert "promote/churn/production/v3" not in heads

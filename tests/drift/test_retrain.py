@@ -326,13 +326,14 @@ class Fakes:
         )
 
 
-def test_the_executor_evaluates_against_production_and_proposes_to_staging(ctx: Context) -> None:
+def test_the_executor_evaluates_against_staging_and_proposes_to_staging(ctx: Context) -> None:
     decision = _ask(ctx, T0)
     fakes = Fakes()
     outcome = fakes.run(ctx, run_id=decision.run_id)
     assert [c[0] for c in fakes.calls] == ["train", "evaluate", "propose"]
     _, eval_args, eval_kw = fakes.calls[1]
-    assert eval_args[1:] == ("churn", 7) and eval_kw["env"] == "production"
+    # The champion is what the target pins: the only evaluation that licenses the proposal.
+    assert eval_args[1:] == ("churn", 7) and eval_kw["env"] == "staging"
     _, prop_args, prop_kw = fakes.calls[2]
     # Never straight to production: that promotion starts from staging, past production's reviewers.
     assert prop_args[1:] == ("churn", 7, "staging")
@@ -344,7 +345,7 @@ def test_the_executor_evaluates_against_production_and_proposes_to_staging(ctx: 
 
 def test_without_a_proposal_env_the_executor_stops_after_a_passing_gate(ctx: Context) -> None:
     fakes = Fakes()
-    outcome = fakes.run(ctx, propose_env=None)
+    outcome = fakes.run(ctx, open_pr=False)
     assert [c[0] for c in fakes.calls] == ["train", "evaluate"]
     assert outcome.outcome == "gate_passed" and outcome.passed and outcome.pr is None
 

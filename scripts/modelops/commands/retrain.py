@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         description="Record a retrain request in the retrain ledger and decide: no run while one is in "
         "flight, none within the model's drift.cooldown_hours of the last (manual requests excepted), minor "
         "drift waits for the scheduled run. When the decision is go, train a new version, evaluate it "
-        "against the production champion and open a promotion PR (never merged automatically). "
+        "against the --env champion (staging) and open a promotion PR to it (never merged automatically). "
         "With --trigger drift and no --severity, the severity comes from the drift windows recorded by "
         "`modelops drift` (sustained over drift.sustained_windows). Exit 0 proposed or debounced, "
         "1 the candidate failed the gate (a normal outcome; retrain.yml stays green), 2 bad input, "
@@ -30,12 +30,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="major goes now, minor waits for the schedule (default: major, or from the drift ledger for drift)",
     )
     p.add_argument("--reason", default="", type=one_line_arg(), help="free text recorded with the request")
-    p.add_argument("--env", default="production", help="environment whose champion the candidate must beat")
     p.add_argument(
-        "--propose-env",
+        "--env",
         default="staging",
-        help="environment a passing candidate is proposed to (default staging: production promotions "
-        "start from staging, past the production environment's reviewers)",
+        help="environment whose champion the candidate must beat and that it is proposed to (default "
+        "staging: production promotions start from there, past the production environment's reviewers)",
     )
     p.add_argument(
         "--no-propose",
@@ -109,9 +108,8 @@ def run(args: argparse.Namespace) -> int:
             emit(args, data, f"{args.model}: retrain {decision.action}: {decision.reason}")
             return 0
         run_id = decision.run_id
-    propose_env = None if args.no_propose else args.propose_env
     outcome = flow.run_retrain(
-        ctx, args.model, reason, run_id=run_id, env=args.env, propose_env=propose_env, out_dir=out
+        ctx, args.model, reason, run_id=run_id, env=args.env, open_pr=not args.no_propose, out_dir=out
     )
     github_output(args.github_output, version=outcome.version, gate="passed" if outcome.passed else "failed")
     data["retrain"] = outcome.as_dict()

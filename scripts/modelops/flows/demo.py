@@ -366,6 +366,8 @@ def _drift_and_retrain(
         if not run.detected:
             raise ExternalError(f"the shifted windows were not called sustained major drift ({verdicts})")
     labels = {"action": "retrain", "severity": "major"}
+    forge = forge_for(ctx)
+    earlier = {p.number for p in forge.list("all")}
     with timeline.step("drift alert ×3 (a storm) → relay → one debounced retrain") as note:
         for _ in range(3):
             if stack is not None:
@@ -383,15 +385,19 @@ def _drift_and_retrain(
         note["detail"] = f"{len(runs)} retrain run started for 3 alerts (the others were debounced)"
         if len(runs) != 1:
             raise ExternalError(f"expected exactly one retrain run, the ledger has {len(runs)}")
-    with timeline.step("retrain: v3 trained, evaluated, PR opened for a human") as note:
-        forge = forge_for(ctx)
+    with timeline.step("retrain: v3 trained, evaluated, proposed to staging") as note:
 
         def pr_for_v3() -> tuple[Any, str]:
-            prs = [p for p in forge.list("open") if p.head.startswith(f"promote/{MODEL}/{ENV}/")]
-            return (prs[-1] if prs else None), f"{len(prs)} open promotion PRs"
+            # A retrain proposes to staging: production starts from there, past its reviewers.
+            prs = [
+                p
+                for p in forge.list("all")
+                if p.number not in earlier and p.head.startswith(f"promote/{MODEL}/staging/")
+            ]
+            return (prs[-1] if prs else None), f"{len(prs)} new staging promotion PRs"
 
         pr = loop.poll("the retrain's promotion PR", pr_for_v3, timeout=600 if not quick else 420)
-        note["detail"] = f"PR #{pr.number}: {pr.title} (waiting for review; production never auto-merges)"
+        note["detail"] = f"PR #{pr.number}: {pr.title} ({pr.state}; never straight to production)"
 
 
 def ctx_model(ctx: Context) -> Any:

@@ -3,8 +3,8 @@
 `request_retrain` decides (core/retrain_policy.py) and records the decision in the ledger in one
 transaction; a `dispatch` callable launches the run it allowed. `run_retrain` is the executor shared by
 the scheduled retrain (the safety net) and the drift-triggered one: it trains a new version, evaluates
-it against the production champion on the golden set and, when the gate passes, opens a promotion PR
-to staging (a production promotion starts from staging, past the production environment's reviewers).
+it against the staging champion on the golden set and, when the gate passes, opens a promotion PR to
+staging (a production promotion starts from staging, past the production environment's reviewers).
 It never merges.
 
 The ledger must outlive the runs it debounces: the relay keeps it on its own volume (`--state`), never
@@ -301,23 +301,23 @@ def run_retrain(
     reason: str,
     *,
     run_id: int | None = None,
-    env: str = "production",
-    propose_env: str | None = "staging",
+    env: str = "staging",
+    open_pr: bool = True,
     out_dir: Path | None = None,
     train: Callable[..., Any] | None = None,
     evaluate: Callable[..., Any] | None = None,
     propose: Callable[..., Any] | None = None,
     now: datetime | None = None,
 ) -> RetrainOutcome:
-    """Train, evaluate against `env`'s champion, and open a promotion PR to `propose_env` when it passes.
+    """Train, evaluate against `env`'s champion, and open a promotion PR to `env` when the gate passes.
 
-    `propose_env=None` stops after the gate ("gate_passed"): on GitHub a later job, the only one holding
-    a write token, proposes, so training code never runs beside that token.
+    A proposal is licensed only by an evaluation against what its environment pins, so the champion and
+    the target are one environment: staging by default, since production starts from there, past its
+    reviewers. `open_pr=False` stops after the gate ("gate_passed"): on GitHub a later job, the only one
+    holding a write token, proposes, so training code never runs beside that token.
     """
     spec = _model(ctx, model)
     spec.env(env)
-    if propose_env is not None:
-        spec.env(propose_env)
     ledger = ledger_for(ctx)
     if run_id is None:
         run_id = ledger.start_run(model, _now(now), detail=f"executor started directly: {reason}")
@@ -338,14 +338,14 @@ def run_retrain(
         report = (evaluate or _flow("evaluate", "evaluate"))(ctx, model, version, env=env, out_dir=evidence)
         passed = bool(report.passed)
         pr: str | None = None
-        if passed and propose_env is None:
+        if passed and not open_pr:
             outcome, detail = "gate_passed", f"v{version} passed the gate against {env}'s champion"
         elif passed:
             proposed = (propose or _flow("propose", "propose"))(
-                ctx, model, version, propose_env, evidence_dir=evidence
+                ctx, model, version, env, evidence_dir=evidence
             )
             pr = _pr_of(proposed)
-            outcome, detail = "proposed", f"v{version} proposed for {propose_env}" + (f": {pr}" if pr else "")
+            outcome, detail = "proposed", f"v{version} proposed for {env}" + (f": {pr}" if pr else "")
         else:
             outcome, detail = "gate_failed", f"v{version} did not pass the gate against {env}'s champion"
         return RetrainOutcome(model, run_id, outcome, version, mlflow_run, passed, pr, evidence)
