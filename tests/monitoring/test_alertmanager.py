@@ -45,6 +45,8 @@ def test_each_alert_reaches_the_receiver_its_action_names(alert: str) -> None:
     receivers = receivers_for(SOURCE, **labels)
     if rule["labels"]["action"] in ("rollback", "retrain"):
         assert RELAY_RECEIVER in receivers
+    elif rule["labels"]["action"] == "ticket":
+        assert receivers == ["ticket-queue"], "the relay's own refusals go to a human, never back to it"
     else:
         assert receivers == ["oncall-page"], "pages go to a human, never to the relay"
 

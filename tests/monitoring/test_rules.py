@@ -25,6 +25,8 @@ CONTRACT_SERIES = {
     contract.DRIFT_KS,
     contract.DRIFT_DETECTED,
     contract.RELAY_REQUESTS_TOTAL,
+    contract.RELAY_DISPATCH_TOTAL,
+    contract.RELAY_REFUSED_TOTAL,
     contract.ROLLBACK_FAILED_TOTAL,
 }
 
@@ -80,6 +82,8 @@ def test_the_alerts_the_delivery_loop_relies_on_exist_with_their_actions() -> No
         "ModelSLOBurnRateSlow": "page",
         "ModelRollbackFailed": "page",
         "ModelRelayDown": "page",
+        "ModelRelayRefusingAlerts": "ticket",
+        "ModelRollbackDeferred": "page",
         "ModelDriftDetected": "retrain",
         "ModelDriftWatch": "retrain",
     }

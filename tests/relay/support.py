@@ -16,6 +16,8 @@ from typing import Any
 
 from modelops.adapters.incidents import State
 from modelops.core.incident import Incident
+from modelops.core.rollback import NotServing
+from modelops.core.state import DesiredState
 from modelops.errors import Denied, ExternalError
 from modelops.relay.dispatch import Outcome
 from modelops.relay.log import JsonLog
@@ -80,15 +82,24 @@ def sign(body: bytes, secret: str = SECRET, *, at: float | None = None) -> dict[
 
 @dataclass
 class CountingDispatcher:
-    """Records every dispatch; fails the first `failures` rollbacks, refuses all when `refuse` is set."""
+    """Records every dispatch; fails the first `failures` rollbacks, refuses all when `refuse` is set.
+
+    `origin` is what it says origin's models.yaml holds (None: unknown, so every rollback reaches it)."""
 
     failures: int = 0
     refuse: bool = False
+    defer: bool = False
     name: str = "counting"
     rollbacks: list[Incident] = field(default_factory=list)
     retrains: list[Incident] = field(default_factory=list)
     analyses: list[Incident] = field(default_factory=list)
     gate: threading.Event | None = None
+    origin: DesiredState | None = None
+    origin_reads: int = 0
+
+    def desired_state(self) -> DesiredState | None:
+        self.origin_reads += 1
+        return self.origin
 
     def rollback(self, incident: Incident) -> Outcome:
         if self.gate is not None:
@@ -97,7 +108,9 @@ class CountingDispatcher:
             self.failures -= 1
             raise ExternalError("git push origin main: connection refused")
         if self.refuse:
-            return Outcome(State.REFUSED, str(Denied("production: v2 has no previous version recorded")))
+            return Outcome(State.REFUSED, str(NotServing("production: v7 is not serving (pinned v2)")))
+        if self.defer:
+            return Outcome(State.DEFERRED, str(Denied("production: v2 has no previous version recorded")))
         self.rollbacks.append(incident)
         return Outcome(State.DISPATCHED, "rolled back v2 -> v1", f"commit-{len(self.rollbacks)}")
 

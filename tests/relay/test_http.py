@@ -163,18 +163,23 @@ def test_a_malformed_payload_is_400_naming_what_is_wrong(relay, dispatcher, body
     ],
     ids=["unknown-model", "unknown-env", "non-numeric-version"],
 )
-def test_an_alert_about_an_unknown_model_or_environment_is_422(relay, dispatcher, labels, message) -> None:  # type: ignore[no-untyped-def]
+def test_an_alert_about_an_unknown_model_environment_or_version_is_refused_with_200_so_alertmanager_stops(  # type: ignore[no-untyped-def]
+    relay, dispatcher, labels, message
+) -> None:
     response = relay.post(webhook(alert(**labels)))
-    assert response.status == 422
+    assert response.status == 200  # a 4xx would be re-sent every group_interval, for ever
+    assert response.body["status"] == "refused"
     assert any(message in e for e in response.body["errors"])
     assert dispatcher.rollbacks == []
+    assert 'modelops_relay_refused_total{reason="unprocessable"} 1.0' in relay.get("/metrics").body
+    assert any(r["event"] == "unprocessable" for r in relay.log_records())
 
 
 def test_models_yaml_is_read_again_when_it_changes(relay, dispatcher, models_path) -> None:  # type: ignore[no-untyped-def]
-    assert relay.post(webhook(alert(model="fraud"))).status == 422
+    assert relay.post(webhook(alert(model="fraud"))).body["status"] == "refused"
     text = models_path.read_text()
     models_path.write_text(text + "  fraud:\n" + _model_block(text))
-    assert relay.post(webhook(alert(model="fraud"))).status == 200
+    assert relay.post(webhook(alert(model="fraud"))).body["status"] == "ok"
     assert [i.model for i in dispatcher.rollbacks] == ["fraud"]
 
 
@@ -261,7 +266,7 @@ def test_a_failed_dispatch_answers_5xx_and_the_next_re_send_retries_it(relay, di
     assert len(dispatcher.rollbacks) == 1
 
 
-def test_a_refused_rollback_is_acknowledged_and_never_retried(relay, dispatcher) -> None:  # type: ignore[no-untyped-def]
+def test_a_rollback_refused_for_good_is_acknowledged_and_never_retried(relay, dispatcher) -> None:  # type: ignore[no-untyped-def]
     dispatcher.refuse = True
     first = relay.post(webhook())
     assert first.status == 200
@@ -269,9 +274,23 @@ def test_a_refused_rollback_is_acknowledged_and_never_retried(relay, dispatcher)
     dispatcher.refuse = False
     assert relay.post(webhook()).body["incidents"][0]["outcome"] == "duplicate"
     assert dispatcher.rollbacks == []
+    assert 'modelops_relay_refused_total{reason="rollback"} 1.0' in relay.get("/metrics").body
 
 
-def test_re_sends_during_a_dispatch_in_progress_are_acknowledged_without_a_second_dispatch(  # type: ignore[no-untyped-def]
+def test_a_rollback_deferred_for_a_reason_that_can_pass_is_decided_again_on_the_re_send(
+    relay, dispatcher
+) -> None:  # type: ignore[no-untyped-def]
+    dispatcher.defer = True
+    first = relay.post(webhook())
+    assert first.status == 503  # not done: Alertmanager must ask again
+    assert first.body["incidents"][0]["outcome"] == "deferred"
+    dispatcher.defer = False  # a human recorded a previous version
+    second = relay.post(webhook())
+    assert (second.status, second.body["incidents"][0]["outcome"]) == (200, "dispatched")
+    assert len(dispatcher.rollbacks) == 1
+
+
+def test_re_sends_during_a_dispatch_in_progress_are_answered_not_done_without_a_second_dispatch(  # type: ignore[no-untyped-def]
     relay, dispatcher
 ) -> None:
     import threading
@@ -285,7 +304,7 @@ def test_re_sends_during_a_dispatch_in_progress_are_acknowledged_without_a_secon
     during = relay.post(webhook())
     dispatcher.gate.set()
     owner.join(10)
-    assert during.status == 200
+    assert during.status == 503  # not delivered yet: a 200 would make Alertmanager wait repeat_interval
     assert during.body["incidents"][0]["outcome"] == "in_progress"
     assert first == [200]
     assert len(dispatcher.rollbacks) == 1

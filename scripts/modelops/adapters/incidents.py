@@ -4,7 +4,8 @@ Alertmanager re-sends an alert many times and the relay may restart in the middl
 "have we already acted on this?" question must survive the process. A row moves
 
     claimed ──► dispatched      the rollback (or retrain request) happened: later re-sends are duplicates
-            ──► refused         a rollback is impossible (nothing to fall back to): retrying cannot help
+            ──► refused         a rollback can never happen (the version does not serve): retrying cannot help
+            ──► deferred        not now (nothing safe to fall back to yet): the next re-send decides again
             ──► failed          the dispatch failed: the claim is released, the next re-send retries
 
 Claims are taken inside `BEGIN IMMEDIATE`, which serialises writers across threads and processes, so two
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
-from modelops.core.incident import Incident
+from modelops.core.incident import Incident, same_firing
 from modelops.errors import BadInput, ExternalError
 
 DB_NAME = "relay-incidents.sqlite"
@@ -46,9 +47,13 @@ CREATE TABLE IF NOT EXISTS incidents (
     detail      TEXT NOT NULL DEFAULT '',
     ref         TEXT,
     created_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL
+    updated_at  REAL NOT NULL,
+    subject     TEXT,
+    closed      INTEGER NOT NULL DEFAULT 0
 )
 """
+# Columns added since the first incident logs were written: (name, declaration).
+_ADDED = (("subject", "TEXT"), ("closed", "INTEGER NOT NULL DEFAULT 0"))
 
 
 class State(enum.StrEnum):
@@ -56,6 +61,11 @@ class State(enum.StrEnum):
     DISPATCHED = "dispatched"
     REFUSED = "refused"
     FAILED = "failed"
+    DEFERRED = "deferred"  # refused for a reason that can pass: the next re-send decides again
+
+
+# States whose claim the next delivery takes over.
+RETRY_STATES = frozenset({State.FAILED, State.DEFERRED})
 
 
 _SELECT = "SELECT id, state, attempts, deliveries, detail, ref FROM incidents WHERE id = ?"
@@ -95,6 +105,11 @@ class IncidentStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(incidents)")}
+            for name, declaration in _ADDED:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE incidents ADD COLUMN {name} {declaration}")
+            self._db.execute("CREATE INDEX IF NOT EXISTS incidents_subject ON incidents (subject, closed)")
         except sqlite3.Error as exc:
             raise ExternalError(f"{path}: cannot open the incident log ({exc})") from None
 
@@ -136,7 +151,8 @@ class IncidentStore:
                 if row is None:
                     conn.execute(
                         "INSERT INTO incidents (id, key, kind, model, env, version, alertname, starts_at, state,"
-                        " attempts, deliveries, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,1,1,?,?)",
+                        " attempts, deliveries, created_at, updated_at, subject)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,1,1,?,?,?)",
                         (
                             incident.id,
                             incident.key,
@@ -149,11 +165,12 @@ class IncidentStore:
                             State.CLAIMED.value,
                             now,
                             now,
+                            incident.subject,
                         ),
                     )
                     won = True
                 else:
-                    won = State(row[1]) is State.FAILED
+                    won = State(row[1]) in RETRY_STATES
                     conn.execute(
                         "UPDATE incidents SET deliveries = deliveries + 1,"
                         " attempts = attempts + ?, state = CASE WHEN ? THEN ? ELSE state END, updated_at = ?"
@@ -170,6 +187,33 @@ class IncidentStore:
         finally:
             self._lock.release()
         return Claim(won=won, record=record)
+
+    def episode(self, incident: Incident) -> Incident:
+        """`incident` as its subject's open incident knows it, when this alert is a re-send of that
+        firing (an HA pair moves startsAt earlier): same startsAt, so the same id."""
+        try:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT starts_at FROM incidents WHERE subject = ? AND closed = 0"
+                    " ORDER BY created_at DESC LIMIT 1",
+                    (incident.subject,),
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise ExternalError(f"{self.path}: incident log unavailable ({exc})") from None
+        if row is None or row[0] == incident.starts_at or not same_firing(row[0], incident.starts_at):
+            return incident
+        return replace(incident, starts_at=row[0])
+
+    def resolve(self, subject: str) -> int:
+        """The alert resolved: its next firing is a new incident."""
+        try:
+            with self._lock:
+                cur = self._db.execute(
+                    "UPDATE incidents SET closed = 1 WHERE subject = ? AND closed = 0", (subject,)
+                )
+        except sqlite3.Error as exc:
+            raise ExternalError(f"{self.path}: incident log unavailable ({exc})") from None
+        return cur.rowcount
 
     def finish(self, incident_id: str, state: State, detail: str = "", ref: str | None = None) -> None:
         """Record the outcome of a claimed dispatch; `failed` releases the claim for the next re-send."""

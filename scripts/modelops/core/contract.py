@@ -38,6 +38,7 @@ DRIFT_DETECTED = "model_drift_detected"
 # Relay and rollback health.
 RELAY_REQUESTS_TOTAL = "modelops_relay_requests_total"
 RELAY_DISPATCH_TOTAL = "modelops_relay_dispatch_total"
+RELAY_REFUSED_TOTAL = "modelops_relay_refused_total"
 ROLLBACK_FAILED_TOTAL = "modelops_rollback_failed_total"
 # Notifications a channel failed to deliver (labels channel, event); the action itself went on.
 NOTIFICATION_FAILED_TOTAL = "modelops_notification_failed_total"

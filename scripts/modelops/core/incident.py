@@ -81,10 +81,17 @@ class Incident:
     reason: str
 
     @property
-    def key(self) -> str:
-        """What identifies the incident across re-sends; stable, human-readable."""
+    def subject(self) -> str:
+        """What the alert is about, the same from every Prometheus and Alertmanager of an HA pair."""
         version = "" if self.version is None else str(self.version)
-        return "|".join((self.model, self.env, version, self.alertname, self.starts_at))
+        return "|".join((self.model, self.env, version, self.alertname))
+
+    @property
+    def key(self) -> str:
+        """The subject and when its firing began; human-readable. The relay reads `starts_at` from the
+        open incident of the subject when there is one (`same_firing`), so the key stays put when an HA
+        pair moves startsAt earlier."""
+        return f"{self.subject}|{self.starts_at}"
 
     @cached_property
     def id(self) -> str:
@@ -98,6 +105,37 @@ class Decision:
     route: Route
     incident: Incident | None
     why: str
+    resolves: str | None = None  # a resolved alert: the subject whose incident it ends
+
+
+# Alertmanager keeps the earliest startsAt of an HA pair's copies, so a re-send of one firing can carry
+# an earlier startsAt than the first delivery did; a firing that starts this much later is a new one.
+SAME_FIRING_SLACK_S = 900.0
+
+
+def starts_at_seconds(text: str) -> float | None:
+    """RFC 3339 (Alertmanager writes up to nanoseconds) as unix seconds; None when unreadable."""
+    from datetime import datetime
+
+    head, dot, rest = text.partition(".")
+    if dot:  # keep microseconds: fromisoformat takes at most six digits
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def same_firing(open_starts_at: str, starts_at: str) -> bool:
+    """Whether an alert starting at `starts_at` is a re-send of the open incident that started at
+    `open_starts_at` (earlier or a little later: the HA pair's copies), not a firing of its own."""
+    if starts_at == open_starts_at:
+        return True
+    first, then = starts_at_seconds(open_starts_at), starts_at_seconds(starts_at)
+    if first is None or then is None:
+        return False
+    return then <= first + SAME_FIRING_SLACK_S
 
 
 def incident_id(key: str) -> str:
@@ -188,11 +226,31 @@ def _reason(alert: Alert) -> str:
     return single_line(text)
 
 
+def _resolved_subject(alert: Alert) -> str | None:
+    if alert.labels.get(ACTION_LABEL) not in (ROLLBACK_ACTION, RETRAIN_ACTION):
+        return None
+    try:
+        version = _version(alert.labels.get("version"), alert.name)
+    except UnprocessableAlert:
+        return None
+    labels = alert.labels
+    return Incident(
+        Route.IGNORE,
+        labels.get("model", ""),
+        labels.get("env", ""),
+        version,
+        single_line(alert.name, limit=200),
+        alert.starts_at,
+        "",
+        "",
+    ).subject
+
+
 def decide(alert: Alert, state: DesiredState) -> Decision:
     """Route one alert. Raises UnprocessableAlert for an actionable alert about an unknown target."""
     action = alert.labels.get(ACTION_LABEL, "")
     if alert.status != "firing":
-        return Decision(Route.IGNORE, None, f"{alert.status} alert")
+        return Decision(Route.IGNORE, None, f"{alert.status} alert", _resolved_subject(alert))
     if action == ROLLBACK_ACTION:
         route = Route.ROLLBACK
     elif action == RETRAIN_ACTION:

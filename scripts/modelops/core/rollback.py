@@ -6,10 +6,15 @@ PR promises to fall back to is the version a rollback will choose.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from modelops.core.state import Environment
 from modelops.errors import BadInput, Denied
+
+
+class NotServing(BadInput):
+    """The alerted version does not serve in that environment: a decision that cannot change."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ def plan_rollback(env: Environment, bad_version: int | None = None) -> RollbackP
     if env.version is None:
         raise Denied(f"{env.name}: nothing is pinned, so there is nothing to roll back")
     if bad_version is not None and bad_version != env.version:
-        raise BadInput(
+        raise NotServing(
             f"{env.name}: v{bad_version} is not serving (pinned v{env.version}"
             + (f", canary v{env.canary.version}" if env.canary else "")
             + ")"
@@ -59,3 +64,30 @@ def _previous_of(env: Environment, version: int) -> int | None:
                 return None
             return prior
     return None
+
+
+class Verdict(enum.Enum):
+    ACT = "act"  # roll back now
+    DONE = "done"  # already rolled back: for this incident, or the version is quarantined already
+    REFUSE = "refuse"  # can never happen: the version does not serve here
+    DEFER = "defer"  # not now (nothing safe to fall back to yet): decide again on the next delivery
+
+
+def judge(env: Environment, bad_version: int | None, incident: str | None = None) -> tuple[Verdict, str]:
+    """What a rollback request would come to on this state, without doing it.
+
+    Only a version that does not serve is refused for good; a missing fallback can be fixed by a
+    human (or a promotion), so it is deferred and the next re-send asks again.
+    """
+    if incident and any(h.action == "rollback" and h.ref == incident for h in env.history):
+        return Verdict.DONE, "already rolled back for this incident"
+    serving = {env.version, env.canary.version if env.canary else None}
+    if bad_version is not None and bad_version not in serving and bad_version in env.quarantined:
+        return Verdict.DONE, f"v{bad_version} was already rolled back (quarantined)"
+    try:
+        plan_rollback(env, bad_version)
+    except NotServing as exc:
+        return Verdict.REFUSE, str(exc)
+    except (Denied, BadInput) as exc:
+        return Verdict.DEFER, str(exc)
+    return Verdict.ACT, ""

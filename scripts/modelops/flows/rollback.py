@@ -19,7 +19,7 @@ from modelops.adapters.notify import Notifier
 from modelops.context import MODELS_FILE, Context
 from modelops.core.clock import utc_stamp
 from modelops.core.document import ModelsDocument
-from modelops.core.rollback import plan_rollback
+from modelops.core.rollback import Verdict, judge, plan_rollback
 from modelops.core.text import single_line
 from modelops.errors import ExternalError, ModelOpsError
 from modelops.files import write_atomically
@@ -86,12 +86,9 @@ def rollback(
         doc = ModelsDocument.load(worktree / MODELS_FILE)
         doc.check_round_trip()
         environment = doc.state().model(model).env(env)
-        if incident and any(h.action == "rollback" and h.ref == incident for h in environment.history):
-            return None
-        serving = {environment.version, environment.canary.version if environment.canary else None}
-        if version is not None and version not in serving and version in environment.quarantined:
-            return None  # this version was already rolled back by an earlier incident
-        plan = plan_rollback(environment, version)
+        if judge(environment, version, incident)[0] is Verdict.DONE:
+            return None  # for this incident, or this version was rolled back by an earlier one
+        plan = plan_rollback(environment, version)  # raises what judge() refuses or defers
         doc.rollback(
             model,
             env,

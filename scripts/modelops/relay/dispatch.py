@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from modelops.adapters.incidents import State
 from modelops.core.incident import Incident
-from modelops.errors import BadInput, Denied, ExternalError
+from modelops.core.rollback import NotServing
+from modelops.core.state import DesiredState
+from modelops.errors import BadInput, Denied, ExternalError, ModelOpsError
 
 if TYPE_CHECKING:
     from modelops.adapters.github_dispatch import GitHubDispatch
@@ -29,6 +31,10 @@ class Outcome:
 
 class Dispatcher(Protocol):
     name: str
+
+    def desired_state(self) -> DesiredState | None:
+        """What origin's main says now, to refuse or defer rollbacks without git work; None: unknown."""
+        ...
 
     def rollback(self, incident: Incident) -> Outcome: ...
 
@@ -61,6 +67,22 @@ class FlowDispatcher:
             # The first rollback should not pay for importing MLflow: warm the imports while idle.
             threading.Thread(target=_warm_imports, name="modelops-warm-imports", daemon=True).start()
 
+    def desired_state(self) -> DesiredState | None:
+        if self.github is not None:
+            return None  # the workflow decides on GitHub; the relay's checkout may lag behind
+        from modelops.adapters.git import Git
+        from modelops.context import MODELS_FILE
+        from modelops.core.document import ModelsDocument
+
+        try:
+            git = Git(self.ctx.repo)
+            tip = git.fetch_tip("main")
+            if tip is None:
+                return None
+            return ModelsDocument(git.show(tip, MODELS_FILE), filename=f"origin/main:{MODELS_FILE}").state()
+        except ModelOpsError:
+            return None
+
     def rollback(self, incident: Incident) -> Outcome:
         if self.github is not None:
             with self._serial:
@@ -82,9 +104,12 @@ class FlowDispatcher:
                     version=incident.version,
                     by="relay",
                 )
-        except (Denied, BadInput) as exc:
-            # Nothing to fall back to, or the alerted version no longer serves: a retry cannot help.
+        except NotServing as exc:  # the alerted version does not serve: that cannot change
             return Outcome(State.REFUSED, str(exc))
+        except (Denied, BadInput) as exc:
+            # Nothing safe to fall back to yet, or models.yaml broken on main: a human can fix either,
+            # so the next re-send decides again.
+            return Outcome(State.DEFERRED, str(exc))
         if result.already_done:
             return Outcome(State.DISPATCHED, "already rolled back", result.commit)
         return Outcome(

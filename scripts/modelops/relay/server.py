@@ -19,12 +19,12 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from modelops.adapters.incidents import FINAL_STATES, IncidentStore, State
 from modelops.core import contract
@@ -39,9 +39,10 @@ from modelops.core.incident import (
     decide,
     parse_webhook,
 )
+from modelops.core.rollback import Verdict, judge
 from modelops.core.state import DesiredState
 from modelops.errors import BadInput, ExternalError
-from modelops.relay.dispatch import Dispatcher
+from modelops.relay.dispatch import Dispatcher, Outcome
 from modelops.relay.log import JsonLog, structure_stderr
 
 MAX_BODY_BYTES = 1 << 20
@@ -152,10 +153,22 @@ class RelayMetrics:
         self.dispatch = Counter(
             contract.RELAY_DISPATCH_TOTAL,
             "Actionable alerts by kind (rollback, retrain) and outcome "
-            "(dispatched, duplicate, in_progress, refused, failed).",
+            "(dispatched, duplicate, in_progress, refused, deferred, failed).",
             ["kind", "outcome"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            contract.RELAY_REFUSED_TOTAL,
+            "Alerts the relay refused for good, answered 200 so Alertmanager stops re-sending them, by "
+            "reason (unprocessable: labels naming no model, environment or version; rollback: the "
+            "version does not serve).",
+            ["reason"],
+            registry=self.registry,
+        )
+        # From 0, so the alert rules' increase() sees the first refusal or deferral.
+        for reason in ("unprocessable", "rollback", "retrain"):
+            self.refused.labels(reason)
+        self.dispatch.labels("rollback", "deferred")
 
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -168,6 +181,40 @@ class Reply:
     code: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+# Outcomes of a delivery that did not complete: answered 5xx so Alertmanager delivers again.
+NOT_DONE = frozenset({"failed", "deferred", "in_progress"})
+
+T = TypeVar("T")
+
+
+class _Lazy(Generic[T]):
+    """A value computed on first use, once (the origin's models.yaml, read once per payload)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._done = False
+        self._value: T | None = None
+
+    def get(self) -> T:
+        if not self._done:
+            self._value, self._done = self._make(), True
+        return self._value  # type: ignore[return-value]
+
+
+def _judged(incident: Incident, origin: DesiredState | None) -> Outcome | None:
+    """The outcome of a rollback that origin's models.yaml already decides, with no git work:
+    thousands of refusable alerts in a storm must not each hold the dispatch lock for a fetch and a
+    worktree. None: roll back (or origin could not be read; the rollback flow then decides)."""
+    if origin is None or incident.model not in origin.models:
+        return None
+    env = origin.models[incident.model].environments.get(incident.env)
+    if env is None:
+        return None
+    verdict, why = judge(env, incident.version, incident.id)
+    state = {Verdict.DONE: State.DISPATCHED, Verdict.REFUSE: State.REFUSED, Verdict.DEFER: State.DEFERRED}
+    return None if verdict is Verdict.ACT else Outcome(state[verdict], why)
 
 
 class LogSampler:
@@ -224,29 +271,38 @@ class Relay:
             try:
                 decisions.append(decide(alert, state))
             except UnprocessableAlert as exc:
+                # It can never succeed, so it is answered as handled (Alertmanager would re-send a 4xx
+                # every group_interval); the log, the metric and ModelRelayRefusingAlerts tell a human.
                 problems.append(str(exc))
+                self.metrics.refused.labels("unprocessable").inc()
                 self.log("unprocessable", level="warning", alertname=alert.name, detail=str(exc))
         results: list[dict[str, Any]] = []
         seen: set[str] = set()
-        failed = False
+        origin = _Lazy(self.dispatcher.desired_state)
         for decision in decisions:
+            if decision.resolves:
+                self.store.resolve(decision.resolves)
             if decision.incident is None:
                 results.append({"action": "ignored", "why": decision.why})
                 continue
-            incident = decision.incident
+            incident = self.store.episode(decision.incident)
             if incident.id in seen:  # two alerts of one group naming the same incident
                 continue
             seen.add(incident.id)
-            result = self._act(incident)
-            failed = failed or result["outcome"] == "failed"
-            results.append(result)
-        if failed:
-            return Reply(503, {"status": "dispatch failed", "incidents": results, "errors": problems})
-        if problems:
-            return Reply(422, {"status": "unprocessable", "incidents": results, "errors": problems})
-        return Reply(200, {"status": "ok", "incidents": results})
+            results.append(self._act(incident, origin))
+        outcomes = {r.get("outcome") for r in results}
+        if outcomes & NOT_DONE:
+            # Not delivered yet: a 2xx would let Alertmanager wait a whole repeat_interval before asking
+            # again, while a 5xx makes it retry, and the retry finds the incident done or takes it over.
+            status = "dispatch failed" if "failed" in outcomes else "not done yet"
+            return Reply(
+                503, {"status": status, "incidents": results, "errors": problems}, {"Retry-After": "5"}
+            )
+        return Reply(
+            200, {"status": "refused" if problems else "ok", "incidents": results, "errors": problems}
+        )
 
-    def _act(self, incident: Incident) -> dict[str, Any]:
+    def _act(self, incident: Incident, origin: _Lazy[DesiredState | None]) -> dict[str, Any]:
         kind = incident.kind.value
         where = {"incident": incident.id, "kind": kind, "model": incident.model, "env": incident.env}
         claim = self.store.claim(incident)
@@ -258,7 +314,7 @@ class Relay:
             return {**where, "outcome": outcome, "state": claim.record.state.value, "ref": claim.record.ref}
         try:
             if incident.kind is Route.ROLLBACK:
-                outcome = self.dispatcher.rollback(incident)
+                outcome = _judged(incident, origin.get()) or self.dispatcher.rollback(incident)
             elif incident.kind is Route.ANALYZE:
                 outcome = self.dispatcher.analyze(incident)
             else:
@@ -270,6 +326,8 @@ class Relay:
         self.store.finish(incident.id, outcome.state, outcome.detail, outcome.ref)
         label = outcome.state.value
         self.metrics.dispatch.labels(kind, label).inc()
+        if outcome.state is State.REFUSED:
+            self.metrics.refused.labels(kind).inc()
         self.log(
             label,
             level="info" if outcome.state is State.DISPATCHED else "warning",
