@@ -95,6 +95,7 @@ def hostile_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("alias bomb", "status"),
         ("deep flow nesting", "render"),
         ("too large", "validate"),
+        ("deep flow nesting", "board"),
     ],
 )
 def test_every_command_refuses_a_hostile_models_yaml_in_one_line_with_exit_2(
@@ -103,7 +104,8 @@ def test_every_command_refuses_a_hostile_models_yaml_in_one_line_with_exit_2(
     text, message = HOSTILE[name]
     (hostile_repo / "models.yaml").write_text(text, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "modelops", command, "--repo", str(hostile_repo)],
+        [sys.executable, "-m", "modelops", command, "--repo", str(hostile_repo)]
+        + (["--out", str(hostile_repo / "site"), "--offline"] if command == "board" else []),
         capture_output=True,
         text=True,
         timeout=120,

@@ -289,6 +289,9 @@ def _display_validator() -> Any:
     return _validator().evolve(schema=_inlined(full, full.get("$defs", {})))
 
 
+_DEEP_FLOW = re.compile(r"(?:[\[{][^\[\]{}]*){33}")
+
+
 def read_state(path: Path) -> DesiredState:
     """models.yaml's desired state, read fast for display: libyaml and the same JSON Schema and rules
     `modelops validate` applies. A file they find anything wrong with (or that uses what only the
@@ -302,7 +305,14 @@ def read_state(path: Path) -> DesiredState:
         text = path.read_text("utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
         text = None
-    if text is not None and len(text.encode("utf-8")) <= MAX_BYTES and not re.search(r"[&*][\w-]", text):
+    if (
+        text is not None
+        and len(text.encode("utf-8")) <= MAX_BYTES
+        and not re.search(r"[&*][\w-]", text)
+        # 33 flow openers with no closer between them: libyaml would recurse that deep (it crashes
+        # the interpreter on ~50,000), while the round-trip reader refuses it at its depth bound.
+        and not _DEEP_FLOW.search(text)
+    ):
         try:
             data = yaml.load(text, Loader=_display_loader())
             if isinstance(data, dict) and _display_validator().is_valid(data):

@@ -213,8 +213,10 @@ def _judged(incident: Incident, origin: DesiredState | None) -> Outcome | None:
     if env is None:
         return None
     verdict, why = judge(env, incident.version, incident.id)
+    if verdict is Verdict.ACT or (verdict is Verdict.DONE and incident.id in {h.ref for h in env.history}):
+        return None  # this incident's own rollback (a retry after a crash): the flow finishes what it left
     state = {Verdict.DONE: State.DISPATCHED, Verdict.REFUSE: State.REFUSED, Verdict.DEFER: State.DEFERRED}
-    return None if verdict is Verdict.ACT else Outcome(state[verdict], why)
+    return Outcome(state[verdict], why)
 
 
 class LogSampler:
