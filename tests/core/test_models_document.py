@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelops.core.document import ModelsDocument
+from modelops.errors import BadInput
 from tests.helpers import REPO_ROOT
 
 AT = "2026-11-21T10:00:00Z"
@@ -179,3 +180,48 @@ def test_a_file_the_editor_would_reformat_is_refused_before_any_edit():
     odd = COMMENTED.replace("    owners: [alice, bob]", "    owners:   [alice,   bob]")
     with pytest.raises(Exception, match=r"models.yaml:\d+: formatting the round-trip editor cannot preserve"):
         ModelsDocument(odd).check_round_trip()
+
+
+def _staging_quarantined_v3_production_pins_it(override: bool) -> ModelsDocument:
+    doc = ModelsDocument((REPO_ROOT / "models.yaml").read_text("utf-8"))
+    doc.root["models"]["churn"]["environments"]["staging"]["quarantined"].append(3)
+    doc.promote(
+        "churn", "production", 3, at="2026-01-01T00:00:00Z", by="alice", reason="r", override=override
+    )
+    return ModelsDocument(doc.dump())
+
+
+def test_a_pin_quarantined_in_another_environment_is_invalid_without_a_recorded_override():
+    problems = _staging_quarantined_v3_production_pins_it(override=False).problems()
+    assert [p.path for p in problems] == ["models.churn.environments.production.version"]
+    assert "quarantined in another environment" in problems[0].message
+
+
+def test_a_recorded_override_lets_a_human_pin_a_version_quarantined_elsewhere():
+    doc = _staging_quarantined_v3_production_pins_it(override=True)
+    assert doc.problems() == []
+    assert doc.state().model("churn").env("production").history[-1].override is True
+
+
+def test_a_crlf_models_yaml_keeps_its_line_endings_and_only_the_edited_lines_change(tmp_path):
+    path = tmp_path / "models.yaml"
+    path.write_bytes((REPO_ROOT / "models.yaml").read_bytes().replace(b"\n", b"\r\n"))
+    before = path.read_bytes()
+    doc = ModelsDocument.load(path)
+    doc.check_round_trip()
+    doc.promote("churn", "production", 3, at="2026-01-01T00:00:00Z", by="alice", reason="better")
+    after = doc.dump().encode("utf-8")
+    assert after.count(b"\n") == after.count(b"\r\n")  # every line still ends in CRLF
+    lines = difflib.ndiff(before.decode().splitlines(), after.decode().splitlines())
+    changed = [line for line in lines if line[:1] in "+-"]
+    assert changed and len(changed) <= 6, changed
+
+
+def test_errors_in_a_throw_away_worktree_name_where_the_file_came_from(tmp_path):
+    worktree = tmp_path / "modelops-wt-123"
+    worktree.mkdir()
+    (worktree / "models.yaml").write_text("models: [\n", encoding="utf-8")
+    with pytest.raises(BadInput) as raised:
+        ModelsDocument.load(worktree / "models.yaml", shown_as="origin/main:models.yaml")
+    assert str(raised.value).startswith("origin/main:models.yaml")
+    assert "modelops-wt-" not in str(raised.value)

@@ -186,3 +186,32 @@ def test_sync_registry_reports_and_corrects_an_alias_moved_by_hand(world):
     assert int(client.get_model_version_by_alias("churn-classifier", "production").version) == pinned
     again = ok(modelops("sync-registry", "--json", cwd=repo))
     assert again["changed"] == []
+
+
+def test_an_approved_pr_for_a_version_quarantined_meanwhile_does_not_merge(world):
+    """Approved for production, then rolled back in staging (quarantined there): the merge is judged on
+    main as it is now, so it is refused, and origin never pins a quarantined version."""
+    repo, base = world["repo"], world["base"]
+    fresh = ok(modelops("train", "--model", "churn", "--json", cwd=repo))
+    version = str(fresh["version"])
+    evidence = base / f"evidence-v{version}"
+    evaluate = ["evaluate", "--model", "churn", "--candidate", version, "--env", "production"]
+    ok(modelops(*evaluate, "--out", str(evidence), "--json", cwd=repo))
+    propose = ["propose", "--model", "churn", "--version", version, "--env", "production"]
+    proposal = ok(modelops(*propose, "--evidence", str(evidence), "--json", cwd=repo))
+    ok(modelops("pr", "approve", str(proposal["pr"]), "--as", "alice", cwd=repo))
+
+    run(["git", "pull", "-q", "--ff-only", "origin", "main"], cwd=repo)
+    doc = ModelsDocument.load(repo / "models.yaml")
+    doc.root["models"]["churn"]["environments"]["staging"]["quarantined"].append(int(version))
+    (repo / "models.yaml").write_text(doc.dump(), encoding="utf-8")
+    run(["git", "commit", "-qam", f"staging rolled back v{version}"], cwd=repo)
+    run(["git", "push", "-q", "origin", "main"], cwd=repo)
+
+    refused = modelops("pr", "merge", str(proposal["pr"]), cwd=repo)
+    assert refused.returncode == 1, refused.stderr
+    assert f"v{version} is quarantined" in refused.stderr
+    origin = ModelsDocument(run(["git", "show", "origin/main:models.yaml"], cwd=repo).stdout).state()
+    assert origin.model("churn").env("production").version != int(version)
+    shown = ok(modelops("pr", "show", str(proposal["pr"]), "--json", cwd=repo))
+    assert shown["state"] == "open"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +23,8 @@ from pathlib import Path
 from modelops.errors import BadInput, ExternalError
 
 GIT_TIMEOUT = 120.0
+# How long a write keeps re-applying after lost push races before it gives up.
+LAND_DEADLINE_S = 300.0
 FETCH_ATTEMPTS = 5
 # No prompts, and no automatic gc or maintenance: a repack under the feet of parallel writers sharing
 # this object store breaks their fetches ("did not send all necessary objects").
@@ -33,6 +36,20 @@ QUIET_GIT = {
     "GIT_CONFIG_KEY_1": "maintenance.auto",
     "GIT_CONFIG_VALUE_1": "false",
 }
+
+
+WORKTREE_PREFIX = "modelops-wt-"
+_WORKTREE_PID = re.compile(rf"^{WORKTREE_PREFIX}(\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 @dataclass(frozen=True)
@@ -133,7 +150,7 @@ class Git:
         *,
         base: str = "main",
         force: bool = False,
-        attempts: int = 8,
+        deadline_s: float = LAND_DEADLINE_S,
         remote: str = "origin",
         backoff: float = 0.05,
     ) -> Landed:
@@ -142,10 +159,15 @@ class Git:
         `change(worktree)` edits files (or commits by itself, as a merge does) and returns a commit
         message, or None when there is nothing to do (the change is already there). With `force`, the
         branch is rebuilt from `base` every time (a proposal branch belongs to automation); otherwise the
-        push must fast-forward and a lost race fetches and re-applies. Bounded: after `attempts` tries it raises ExternalError.
+        push must fast-forward and a lost race fetches and re-applies, after a jittered pause. Bounded by
+        time, not by attempts: with fifty writers at once a fixed count drops the unlucky ones, while a
+        deadline lets every writer through in turn and still stops. Past it, ExternalError.
         """
         last_error = ""
-        for attempt in range(1, attempts + 1):
+        give_up = time.monotonic() + deadline_s
+        attempt = 0
+        while attempt == 0 or time.monotonic() < give_up:
+            attempt += 1
             try:
                 start = None if force else self.fetch_tip(branch, remote)
                 if start is None:
@@ -158,7 +180,10 @@ class Git:
                 continue
             if start is None:
                 raise ExternalError(f"git: {remote} has no branch {base!r}")
-            worktree = Path(tempfile.mkdtemp(prefix="modelops-wt-"))
+            if attempt == 1:
+                self.clean_leftovers()
+            # The pid in the name tells a later run whether the writer that made it is still alive.
+            worktree = Path(tempfile.mkdtemp(prefix=f"{WORKTREE_PREFIX}{os.getpid()}-"))
             try:
                 try:
                     self.run("worktree", "add", "--detach", "--quiet", str(worktree), start)
@@ -193,12 +218,37 @@ class Git:
                 shutil.rmtree(worktree, ignore_errors=True)
             # Lost a race: wait a little and re-apply.
             self._pause(attempt, backoff)
-        raise ExternalError(f"git push {remote} {branch}: gave up after {attempts} attempts ({last_error})")
+        raise ExternalError(
+            f"git push {remote} {branch}: other writers kept winning for {deadline_s:.0f}s ({attempt} attempts; "
+            f"last: {last_error}); run the same command again: it re-applies on the newest {branch}"
+        )
+
+    def clean_leftovers(self) -> list[str]:
+        """Worktrees (registered, or only a temp folder) left by a writer killed part-way (kill -9, OOM):
+        removed once their process is gone. Returns the folders removed."""
+        removed = []
+        listing = self.run("worktree", "list", "--porcelain", check=False)
+        registered = [
+            line.removeprefix("worktree ") for line in listing.splitlines() if line.startswith("worktree ")
+        ]
+        strays = [str(p) for p in Path(tempfile.gettempdir()).glob(f"{WORKTREE_PREFIX}*") if p.is_dir()]
+        for path in dict.fromkeys([*registered, *strays]):
+            match = _WORKTREE_PID.search(Path(path).name)
+            if match is None or _alive(int(match.group(1))):
+                continue
+            if path in registered:
+                self.run("worktree", "remove", "--force", path, check=False)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        if removed:
+            self.run("worktree", "prune", check=False)
+        return removed
 
     @staticmethod
     def _pause(attempt: int, backoff: float) -> None:
-        """Exponential backoff with jitter, so contenders spread out."""
-        time.sleep(min(2.0, backoff * 2 ** (attempt - 1)) * (0.5 + random.random()))
+        """Exponential backoff with full jitter (a random pause up to the cap), so contenders spread out
+        instead of retrying in lock-step."""
+        time.sleep(random.uniform(0, min(2.0, backoff * 2 ** min(attempt - 1, 10))))
 
 
 class GitCommandError(ExternalError):

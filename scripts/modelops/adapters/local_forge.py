@@ -163,14 +163,13 @@ class LocalForge:
             return self._save(data, replace(pr, reviews=(*pr.reviews, review)))
 
     def merge(
-        self, number: int, *, by: str, check: Callable[[PullRequest], None] | None = None
+        self, number: int, *, by: str, check: Callable[[PullRequest, Path], None] | None = None
     ) -> PullRequest:
-        """Merge into the base with a real merge commit; `check` raises Denied when policy says no."""
+        """Merge into the base with a real merge commit; `check(pr, worktree)` raises Denied when policy
+        says no to the merge result (the worktree holds it, its first parent is the base's tip now)."""
         pr = self.get(number)
         if pr.state != "open":
             raise BadInput(f"pull request #{number} is {pr.state}")
-        if check is not None:
-            check(pr)
         git = Git(self.repo)
         head_tip = git.fetch_tip(pr.head)
         if head_tip is None:
@@ -186,6 +185,10 @@ class LocalForge:
                 raise Denied(
                     f"pull request #{number} conflicts with {pr.base}; run `modelops propose` again to refresh it"
                 ) from None
+            if check is not None:
+                # Judged on what would land, against the base as it is now (a lost push race judges
+                # again on the newer base): not the merge base the PR was reviewed on.
+                check(pr, worktree)
             return message
 
         landed = git.land(pr.base, change)

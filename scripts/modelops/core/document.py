@@ -18,7 +18,7 @@ from typing import Any
 
 from modelops.core.metrics import pairing_problem
 from modelops.core.pipeline import DEFAULT_LIMITS, PipelineLimits, pipeline_problems
-from modelops.core.state import HISTORY_LIMIT, REQUIRED_ENVIRONMENTS, DesiredState, parse_state
+from modelops.core.state import HISTORY_LIMIT, REQUIRED_ENVIRONMENTS, DesiredState, Environment, parse_state
 from modelops.errors import BadInput, Denied
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema="
@@ -192,6 +192,9 @@ class ModelsDocument:
 
         self.filename = filename
         self.original = text
+        # A file written with CRLF keeps CRLF: an edit changes its lines, not all of them.
+        self.newline = "\r\n" if "\r\n" in text else "\n"
+        text = text.replace("\r\n", "\n")
         _check_shape(text, filename)
         try:
             self.root = _yaml().load(text)
@@ -212,17 +215,20 @@ class ModelsDocument:
             ) from None
 
     @classmethod
-    def load(cls, path: Path) -> ModelsDocument:
+    def load(cls, path: Path, shown_as: str | None = None) -> ModelsDocument:
+        """Read `path`; errors name `shown_as` instead when the file sits in a throw-away worktree
+        (`origin/main:models.yaml`), so no message points at a temp folder that is already gone."""
+        name = shown_as or str(path)
         try:
             size = path.stat().st_size
             if size > MAX_BYTES:
-                raise BadInput(f"{path}: {size} bytes is over the {MAX_BYTES}-byte limit for models.yaml")
-            text = path.read_text("utf-8")
+                raise BadInput(f"{name}: {size} bytes is over the {MAX_BYTES}-byte limit for models.yaml")
+            text = path.read_bytes().decode("utf-8")  # as written: no newline translation
         except FileNotFoundError:
-            raise BadInput(f"{path}: file not found") from None
+            raise BadInput(f"{name}: file not found") from None
         except UnicodeDecodeError:
-            raise BadInput(f"{path}: not UTF-8 text") from None
-        return cls(text, filename=str(path))
+            raise BadInput(f"{name}: not UTF-8 text") from None
+        return cls(text, filename=name)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -269,7 +275,8 @@ class ModelsDocument:
     def dump(self) -> str:
         buf = io.StringIO()
         _yaml().dump(self.root, buf)
-        return buf.getvalue()
+        text = buf.getvalue()
+        return text.replace("\n", self.newline) if self.newline != "\n" else text
 
     def check_round_trip(self) -> None:
         """Refuse to edit a file whose untouched parts the editor would reformat."""
@@ -337,8 +344,11 @@ class ModelsDocument:
         reason: str,
         ref: str | None = None,
         run_id: str | None = None,
+        override: bool = False,
     ) -> None:
-        """Pin `version` at 100 %: the old pin becomes the rollback target; any canary ends."""
+        """Pin `version` at 100 %: the old pin becomes the rollback target; any canary ends.
+
+        `override`: a human brings back a version quarantined in another environment (recorded)."""
         node = self._env_node(model, env)
         current = node.get("version")
         if current == version:
@@ -361,6 +371,7 @@ class ModelsDocument:
                 "to": version,
                 "reason": reason,
                 "ref": ref,
+                **({"override": True} if override else {}),
             },
         )
 
@@ -376,6 +387,7 @@ class ModelsDocument:
         reason: str,
         ref: str | None = None,
         run_id: str | None = None,
+        override: bool = False,
     ) -> None:
         node = self._env_node(model, env)
         canary: dict[str, object] = {"version": version, "traffic": traffic}
@@ -392,6 +404,7 @@ class ModelsDocument:
                 "to": version,
                 "reason": f"{traffic}% canary: {reason}",
                 "ref": ref,
+                **({"override": True} if override else {}),
             },
         )
 
@@ -474,6 +487,19 @@ def semantic_problems(state: DesiredState, limits: PipelineLimits = DEFAULT_LIMI
                 found.append(
                     Problem(f"{at}.version", f"version {env.version} is quarantined and cannot be pinned")
                 )
+            elsewhere = model.quarantined_anywhere() - set(env.quarantined)
+            for what, pinned in (
+                ("version", env.version),
+                ("canary.version", env.canary and env.canary.version),
+            ):
+                if pinned is not None and pinned in elsewhere and not _override_recorded(env, pinned):
+                    found.append(
+                        Problem(
+                            f"{at}.{what}",
+                            f"version {pinned} is quarantined in another environment; only a recorded "
+                            "override (propose --override-reason) may pin it",
+                        )
+                    )
             if env.canary is not None:
                 if env.version is None:
                     found.append(
@@ -499,6 +525,14 @@ def semantic_problems(state: DesiredState, limits: PipelineLimits = DEFAULT_LIMI
             if step >= 100:
                 found.append(Problem(f"{base}.promotion.canary_steps", f"step {step} must be below 100"))
     return found
+
+
+def _override_recorded(env: Environment, version: int) -> bool:
+    """Whether the history entry that pinned `version` here says a human overrode its quarantine."""
+    for entry in reversed(env.history):
+        if entry.action in ("promote", "canary") and entry.to == version:
+            return entry.override
+    return False
 
 
 def require_not_quarantined(state: DesiredState, model: str, version: int) -> None:

@@ -36,6 +36,7 @@ class HistoryEntry:
     from_: int | None
     reason: str
     ref: str | None = None
+    override: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ def _history(raw: Any) -> tuple[HistoryEntry, ...]:
             from_=h.get("from"),
             reason=str(h.get("reason", "")),
             ref=None if h.get("ref") is None else str(h.get("ref")),
+            override=h.get("override") is True,
         )
         for h in (raw or ())
     )

@@ -144,9 +144,10 @@ def propose(
     def change(worktree: Path) -> str | None:
         from modelops.flows.render import render
 
-        doc = ModelsDocument.load(worktree / MODELS_FILE)
+        doc = ModelsDocument.load(worktree / MODELS_FILE, shown_as=f"origin/main:{MODELS_FILE}")
         doc.check_round_trip()
         reason = override_reason or "evaluation passed"
+        overriding = bool(override_reason) and version in model.quarantined_anywhere()
         if plan.is_canary:
             doc.start_canary(
                 model_name,
@@ -157,9 +158,19 @@ def propose(
                 by=by,
                 reason=reason,
                 run_id=info.run_id,
+                override=overriding,
             )
         else:
-            doc.promote(model_name, env, version, at=utc_stamp(), by=by, reason=reason, run_id=info.run_id)
+            doc.promote(
+                model_name,
+                env,
+                version,
+                at=utc_stamp(),
+                by=by,
+                reason=reason,
+                run_id=info.run_id,
+                override=overriding,
+            )
         write_atomically(worktree / MODELS_FILE, doc.dump())
         render(Context(repo=worktree))
         return commit_message(plan, by)
@@ -257,8 +268,8 @@ def merge_pull_request(ctx: Context, number: int, *, by: str, check: bool = True
     if not isinstance(forge, LocalForge):
         raise BadInput("merging from the command line is for the local forge; on GitHub, merge the PR there")
 
-    def policy(pr: PullRequest) -> None:
-        result = check_pull_request(ctx, pr)
+    def policy(pr: PullRequest, merged: Path) -> None:
+        result = check_merge_result(ctx, pr, merged)
         if not result.allowed:
             denial = result.denials[0]
             raise Denied(f"#{pr.number} cannot merge: {denial.render()}")
@@ -274,6 +285,26 @@ def merge_pull_request(ctx: Context, number: int, *, by: str, check: bool = True
         pr=merged.number,
     )
     return merged
+
+
+def check_merge_result(ctx: Context, pr: PullRequest, merged: Path) -> PolicyResult:
+    """The promotion policy on a merge about to land: the base as it is now against the merge result.
+
+    A version quarantined on main after the PR was approved (a rollback elsewhere) is then refused."""
+    from modelops.core.policy import PullRequestFacts, evaluate_promotion, tags_needed
+    from modelops.flows.changes import state_at
+    from modelops.flows.policy import load_config, registry_tags
+
+    git = Git(ctx.repo)
+    base_tip = git.run("rev-parse", "HEAD^1", cwd=merged)
+    base = state_at(ctx, base_tip)
+    head = ModelsDocument(
+        (merged / MODELS_FILE).read_text("utf-8"),
+        filename=f"#{pr.number} merged into {pr.base}:{MODELS_FILE}",
+    ).state()
+    config = load_config(ctx.repo)  # the policy as the checkout has it, never as the PR rewrites it
+    facts = PullRequestFacts(number=pr.number, labels=pr.labels, approvals=pr.approvals, author=pr.author)
+    return evaluate_promotion(base, head, facts, registry_tags(ctx, tags_needed(base, head, config)), config)
 
 
 def check_pull_request(ctx: Context, pr: PullRequest) -> PolicyResult:

@@ -83,7 +83,7 @@ def rollback(
     outcome: dict[str, int] = {}
 
     def change(worktree: Path) -> str | None:
-        doc = ModelsDocument.load(worktree / MODELS_FILE)
+        doc = ModelsDocument.load(worktree / MODELS_FILE, shown_as=f"origin/main:{MODELS_FILE}")
         doc.check_round_trip()
         environment = doc.state().model(model).env(env)
         if judge(environment, version, incident)[0] is Verdict.DONE:
@@ -148,8 +148,10 @@ def rollback(
         attempts=landed.attempts,
     )
     git.fast_forward_checkout("main")
-    if landed.changed and landed.commit and sync_registry:
-        landed_doc = ModelsDocument(git.show(landed.commit, MODELS_FILE), filename=MODELS_FILE)
+    # Already done: a run killed after its push left the registry behind, and this run finishes it.
+    tip = landed.commit if landed.changed else git.fetch_tip("main")
+    if tip and sync_registry:
+        landed_doc = ModelsDocument(git.show(tip, MODELS_FILE), filename=f"origin/main:{MODELS_FILE}")
         result.registry_synced = _follow_in_registry(ctx, landed_doc, model, env, notifier)
     notifier.notify(
         "rollback.finished",

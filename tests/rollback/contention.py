@@ -1,0 +1,63 @@
+"""Many writers rolling back different models at once, each from its own clone of one origin."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from modelops.context import Context
+from modelops.core.document import ModelsDocument
+from modelops.flows.rollback import rollback
+from tests.helpers import REPO_ROOT
+from tests.relay.sandbox import git
+
+AT = "2026-11-20T09:00:00Z"
+
+
+def seed(root: Path, writers: int) -> tuple[Path, list[str]]:
+    """A bare origin whose models.yaml holds `writers` models, each serving v2 with v1 to fall back to."""
+    origin, seeder = root / "origin.git", root / "seed"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
+    git("clone", "--quiet", str(origin), str(seeder), cwd=root)
+    text = (REPO_ROOT / "models.yaml").read_text("utf-8")
+    block = text[text.index("  churn:\n") :]
+    models = [f"m{i}" for i in range(writers)]
+    for name in models:
+        text += block.replace("  churn:\n", f"  {name}:\n", 1).replace(
+            "registered_model: churn-classifier", f"registered_model: {name}-model"
+        )
+    doc = ModelsDocument(text)
+    for name in models:
+        doc.promote(name, "production", 1, at=AT, by="seed", reason="seed")
+        doc.promote(name, "production", 2, at=AT, by="seed", reason="seed")
+    (seeder / "models.yaml").write_text(doc.dump(), encoding="utf-8")
+    git("add", "-A", cwd=seeder)
+    git("commit", "--quiet", "-m", "seed", cwd=seeder)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=seeder)
+    return origin, models
+
+
+def roll_back_all(root: Path, origin: Path, models: list[str]) -> list[float]:
+    """Each model rolled back from a clone of its own, all at once; the seconds each one took."""
+    clones = []
+    for name in models:
+        clone = root / f"clone-{name}"
+        git("clone", "--quiet", str(origin), str(clone), cwd=root)
+        clones.append(clone)
+
+    def one(pair: tuple[str, Path]) -> float:
+        name, clone = pair
+        started = time.perf_counter()
+        rollback(
+            Context(repo=clone),
+            model=name,
+            env="production",
+            reason="errors",
+            by="bench",
+            sync_registry=False,
+        )
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(max_workers=len(models)) as pool:
+        return list(pool.map(one, zip(models, clones, strict=True)))
