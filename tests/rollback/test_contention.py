@@ -12,10 +12,10 @@ from tests.helpers import require_binary
 from tests.relay.sandbox import git
 from tests.rollback.contention import roll_back_all, seed
 
-WRITERS = 16
+WRITERS = 10
 
 
-def test_sixteen_rollbacks_of_different_models_at_once_all_land(tmp_path: Path) -> None:
+def test_ten_rollbacks_of_different_models_at_once_all_land(tmp_path: Path) -> None:
     require_binary("git")
     origin, models = seed(tmp_path, WRITERS)
     roll_back_all(tmp_path, origin, models)  # raises if any one gave up
