@@ -34,3 +34,13 @@ def test_sandbox_create_refuses_a_directory_that_is_not_empty(tmp_path):
     result = modelops("sandbox", "create", str(tmp_path), cwd=REPO_ROOT)
     assert result.returncode == 2 and "not empty" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_sandbox_create_on_a_file_or_under_one_is_exit_2_naming_the_path(tmp_path):
+    afile = tmp_path / "a-file"
+    afile.write_text("mine", encoding="utf-8")
+    for target in (afile, afile / "inside"):
+        result = modelops("sandbox", "create", str(target), cwd=REPO_ROOT)
+        assert result.returncode == 2, result.stderr
+        assert str(target) in result.stderr and "internal error" not in result.stderr
+    assert afile.read_text("utf-8") == "mine"

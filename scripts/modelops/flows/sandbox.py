@@ -61,11 +61,18 @@ def _dvc(repo: Path, *args: str) -> str:
 
 def create_sandbox(directory: Path, source: Path) -> Sandbox:
     workdir = directory.resolve()
+    if workdir.exists() and not workdir.is_dir():
+        raise BadInput(f"{workdir}: is a file, not a directory; choose a new directory")
     if workdir.exists() and any(workdir.iterdir()):
         raise BadInput(f"{workdir}: already exists and is not empty; choose a new directory")
     if not (source / ".git").exists():
         raise BadInput(f"{source}: not a git checkout; run sandbox create from the repository")
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(
+            f"{workdir}: cannot create it ({exc.strerror or exc}); choose another directory"
+        ) from None
     try:
         return _build(workdir, source)
     except BaseException:
