@@ -184,3 +184,43 @@ modelops_feature_value_bucket{model="churn",env="production",version="2",feature
     histogram = current["x"]
     assert histogram.edges.tolist() == [1.0, 2.0]  # type: ignore[union-attr]
     assert histogram.counts.tolist() == [3.0, 7.0, 2.0]  # type: ignore[union-attr]
+
+
+def _read(path: Path) -> pd.DataFrame:
+    from modelops.flows.drift import read_table
+
+    return read_table(path, [*NUMERIC, *CATEGORICAL], CATEGORICAL)
+
+
+def test_a_numeric_column_of_strings_names_the_value_not_an_empty_column(tmp_path: Path) -> None:
+    from modelops.errors import BadInput
+
+    frame = churn_frame(50, [12], seed=5)
+    frame[NUMERIC[0]] = frame[NUMERIC[0]].astype(str)
+    frame.loc[7, NUMERIC[0]] = "twelve"
+    path = tmp_path / "strings.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(
+        BadInput, match=rf"strings.csv:9: column '{NUMERIC[0]}' is numeric, but holds 'twelve'"
+    ):
+        _read(path)
+
+
+@pytest.mark.parametrize("damage", ["cut mid-row", "ragged"])
+def test_a_csv_cut_mid_row_or_with_ragged_rows_is_refused_naming_the_line(
+    tmp_path: Path, damage: str
+) -> None:
+    from modelops.errors import BadInput
+
+    path = tmp_path / "damaged.csv"
+    churn_frame(50, [12], seed=5).to_csv(path, index=False)
+    lines = path.read_text("utf-8").splitlines()
+    if damage == "cut mid-row":
+        text = "\n".join(lines)[: -len(lines[-1]) // 2]
+        where = len(lines)
+    else:
+        lines[10] = lines[10].rsplit(",", 1)[0]
+        text, where = "\n".join(lines) + "\n", 11
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BadInput, match=rf"damaged.csv:{where}: .* fields where the header has"):
+        _read(path)

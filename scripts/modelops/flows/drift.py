@@ -132,6 +132,7 @@ def read_table(
         else:
             available = list(pd.read_csv(path, nrows=0).columns)
             _require(path, wanted, available)
+            _require_whole_rows(path, len(available))
             columns = [c for c in (*wanted, *optional) if c in available]
             df = pd.read_csv(
                 path,
@@ -151,7 +152,31 @@ def read_table(
         ) from None
     if df.empty:
         raise BadInput(f"{path}: no rows")
+    for column in wanted:
+        if column not in categorical and not pd.api.types.is_numeric_dtype(df[column]):
+            # Read as text because some value is not a number: name it, instead of a later "empty".
+            numbers = pd.to_numeric(df[column], errors="coerce")
+            bad = df[column][numbers.isna() & df[column].notna()]
+            if bad.empty:
+                df[column] = numbers
+                continue
+            row = int(bad.index[0]) + 2  # 1-based, after the header line
+            raise BadInput(f"{path}:{row}: column {column!r} is numeric, but holds {bad.iloc[0]!r}")
     return df
+
+
+def _require_whole_rows(path: Path, fields: int) -> None:
+    """Every row has the header's number of fields: a file cut mid-row or with ragged rows is refused
+    (pandas would fill the gaps with missing values and the statistics would quietly change)."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.reader(handle), 1):
+            if number > 1 and row and len(row) != fields:
+                raise BadInput(
+                    f"{path}:{number}: {len(row)} fields where the header has {fields} "
+                    "(a row cut short, or ragged rows)"
+                )
 
 
 def _require(path: Path, wanted: Sequence[str], available: Sequence[str]) -> None:
