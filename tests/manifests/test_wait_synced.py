@@ -201,3 +201,37 @@ def test_an_unreachable_cluster_exits_3(repo, tmp_path, wait):
     result, _ = wait(repo, config, "--model", "churn", "--env", "staging", "--timeout", "30")
     assert result.returncode == 3
     assert f"Kubernetes at http://127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_synced_revision_whose_history_holds_the_expected_commit_counts_and_one_that_does_not_waits(
+    repo, tmp_path, httpserver, wait
+):
+    """Argo CD reports the resolved head of `main`: a later push moves it past the commit waited for."""
+    expected = git(repo, "rev-parse", "HEAD")
+    git(repo, "commit", "--quiet", "--allow-empty", "-m", "someone else's change")
+    later = git(repo, "rev-parse", "HEAD")
+    elsewhere = git(repo, "commit-tree", f"{expected}^{{tree}}", "-m", "a history that never had it")
+    app = APP.format(name="churn-production")
+    httpserver.expect_oneshot_request(app).respond_with_json(application(elsewhere))
+    httpserver.expect_request(app).respond_with_json(application(later))
+    httpserver.expect_request(ISVC.format(ns="models-production", name="churn")).respond_with_json(
+        inference_service(f"{PREFIX}/churn-classifier/3", canary=None)
+    )
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, _ = wait(
+        repo,
+        config,
+        "--model",
+        "churn",
+        "--env",
+        "production",
+        "--revision",
+        expected,
+        "--timeout",
+        "20",
+        "--interval",
+        "0.1",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["polls"] == 2  # the unrelated revision waited, the later one counted
+    assert f"synced at {elsewhere}" in result.stderr

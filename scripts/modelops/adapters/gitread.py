@@ -40,3 +40,21 @@ def read_at(repo: Path, ref: str, path: str) -> str | None:
 def head_commit(repo: Path) -> str:
     """The full sha of HEAD: the revision Argo CD should report once it has synced this checkout."""
     return Git(repo).run("rev-parse", "HEAD", timeout=READ_TIMEOUT)
+
+
+def contains(repo: Path, newer: str, commit: str) -> bool:
+    """Whether `newer`'s history contains `commit`. Argo CD reports the resolved head of its
+    targetRevision, so anything pushed to main meanwhile moves it past the commit being waited for;
+    a revision unknown here is fetched from origin once before the answer is no."""
+    git = Git(repo)
+    if not (newer.isalnum() and commit.isalnum()):
+        return False
+    if not _ref_exists(git, newer):
+        git.run("fetch", "--quiet", "origin", check=False, timeout=READ_TIMEOUT)
+        if not _ref_exists(git, newer):
+            return False
+    try:
+        git.run("merge-base", "--is-ancestor", commit, newer, timeout=READ_TIMEOUT)
+    except GitCommandError:  # exit 1: not an ancestor
+        return False
+    return True

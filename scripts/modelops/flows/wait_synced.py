@@ -103,7 +103,10 @@ def _revision_matches(reported: str | None, expected: str) -> bool:
     )
 
 
-def check_application(app: dict[str, Any] | None, want: Expectation) -> Observation:
+def check_application(
+    app: dict[str, Any] | None, want: Expectation, contains: Callable[[str, str], bool] | None = None
+) -> Observation:
+    """`contains(reported, expected)`: whether the reported revision's history holds the expected one."""
     where = f"Application {ARGOCD_NAMESPACE}/{want.application}"
     if app is None:
         return Observation("pending", f"{where} not found (is the ApplicationSet applied?)")
@@ -115,7 +118,9 @@ def check_application(app: dict[str, Any] | None, want: Expectation) -> Observat
     revision = _get(app, "status", "sync", "revision")
     if sync != "Synced":
         return Observation("pending", f"{where} is {sync} (revision {revision or 'none'})")
-    if not _revision_matches(revision, want.revision):
+    if not _revision_matches(revision, want.revision) and not (
+        revision and contains is not None and contains(str(revision), want.revision)
+    ):
         return Observation(
             "pending", f"{where} is synced at {revision or 'no revision'}, expected {want.revision}"
         )
@@ -161,9 +166,11 @@ def check_inference_service(isvc: dict[str, Any] | None, want: Expectation) -> O
     return Observation("ok", f"{where} Ready, serving {want.storage_uri}{split}")
 
 
-def observe(kube: KubeReader, want: Expectation) -> Observation:
+def observe(
+    kube: KubeReader, want: Expectation, contains: Callable[[str, str], bool] | None = None
+) -> Observation:
     app = kube.get_custom("argoproj.io", "v1alpha1", ARGOCD_NAMESPACE, "applications", want.application)
-    app_state = check_application(app, want)
+    app_state = check_application(app, want, contains)
     if app_state.state != "ok":
         return app_state
     isvc = kube.get_custom("serving.kserve.io", "v1beta1", want.namespace, "inferenceservices", want.model)
@@ -185,6 +192,8 @@ def wait_synced(
     sleep: Callable[[float], None] = time.sleep,
     on_poll: Callable[[Observation], None] | None = None,
 ) -> WaitResult:
+    from modelops.adapters import gitread
+
     want = expectation(ctx, model, env, revision)
     if kube is None:
         from modelops.adapters.kube import Kube
@@ -193,7 +202,7 @@ def wait_synced(
     deadline = time.monotonic() + timeout
     result = WaitResult(ok=False, detail="", expected=want)
     while True:
-        seen = observe(kube, want)
+        seen = observe(kube, want, lambda newer, commit: gitread.contains(ctx.repo, newer, commit))
         result.polls += 1
         result.history.append(seen.detail)
         if on_poll is not None:
