@@ -163,3 +163,15 @@ def test_the_schema_offers_exactly_what_the_gate_judges():
     gate = schema()["$defs"]["gate"]["properties"]
     assert gate["task"]["enum"] == list(metrics.TASKS)
     assert gate["primary_metric"]["enum"] == metrics.all_metric_names()
+
+
+def test_a_pin_quarantined_in_another_environment_is_exit_2_naming_it(tmp_path):
+    path = tmp_path / "models.yaml"
+    text = GOOD.replace(
+        "        version: null\n        run_id: null\n        alias: production",
+        "        version: 3\n        run_id: null\n        alias: production",
+    ).replace("        quarantined: []", "        quarantined: [3]", 1)  # staging comes first
+    path.write_text(text, encoding="utf-8")
+    result = modelops("validate", str(path))
+    assert result.returncode == 2, result.stderr
+    assert "production.version: version 3 is quarantined in another environment" in result.stderr

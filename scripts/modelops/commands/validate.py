@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     # The pipeline rules read the promotion policy: protected environments and the admission limit.
     config = load_config(ctx.repo) if ctx is not None else PolicyConfig()
     problems = doc.problems(PipelineLimits(config.protected_environments, config.max_canary_traffic))
+    problems = problems or doc.pin_problems()  # only validate: a rollback must still read the file
     if not problems:
         doc.check_round_trip()
     emit(

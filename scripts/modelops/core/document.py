@@ -263,6 +263,13 @@ class ModelsDocument:
             for p in semantic_problems(parse_state(data), limits)
         ]
 
+    def pin_problems(self) -> list[Problem]:
+        """What `validate` adds to `problems()`: pins quarantined in another environment."""
+        return [
+            Problem(p.path, p.message, _line_of(self.root, p.path.split(".")))
+            for p in quarantine_problems(parse_state(self.plain()))
+        ]
+
     def state(self) -> DesiredState:
         """The typed desired state; raises BadInput naming the first problem."""
         problems = self.problems()
@@ -487,19 +494,6 @@ def semantic_problems(state: DesiredState, limits: PipelineLimits = DEFAULT_LIMI
                 found.append(
                     Problem(f"{at}.version", f"version {env.version} is quarantined and cannot be pinned")
                 )
-            elsewhere = model.quarantined_anywhere() - set(env.quarantined)
-            for what, pinned in (
-                ("version", env.version),
-                ("canary.version", env.canary and env.canary.version),
-            ):
-                if pinned is not None and pinned in elsewhere and not _override_recorded(env, pinned):
-                    found.append(
-                        Problem(
-                            f"{at}.{what}",
-                            f"version {pinned} is quarantined in another environment; only a recorded "
-                            "override (propose --override-reason) may pin it",
-                        )
-                    )
             if env.canary is not None:
                 if env.version is None:
                     found.append(
@@ -524,6 +518,29 @@ def semantic_problems(state: DesiredState, limits: PipelineLimits = DEFAULT_LIMI
         for step in model.canary_steps:
             if step >= 100:
                 found.append(Problem(f"{base}.promotion.canary_steps", f"step {step} must be below 100"))
+    return found
+
+
+def quarantine_problems(state: DesiredState) -> list[Problem]:
+    """Pins of a version quarantined in another environment of the model, with no recorded override.
+
+    Only `validate` (and so CI) reports these: a rollback in staging may quarantine what production
+    still serves, and every other command, the production rollback first of all, must go on reading
+    the file."""
+    found: list[Problem] = []
+    for model in state.models.values():
+        for env in model.environments.values():
+            elsewhere = model.quarantined_anywhere() - set(env.quarantined)
+            pins = (("version", env.version), ("canary.version", env.canary.version if env.canary else None))
+            for what, pinned in pins:
+                if pinned is not None and pinned in elsewhere and not _override_recorded(env, pinned):
+                    found.append(
+                        Problem(
+                            f"models.{model.name}.environments.{env.name}.{what}",
+                            f"version {pinned} is quarantined in another environment; roll it back here "
+                            "too, or pin it only through a recorded override (propose --override-reason)",
+                        )
+                    )
     return found
 
 
