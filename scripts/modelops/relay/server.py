@@ -280,7 +280,7 @@ class Relay:
                 self.log("unprocessable", level="warning", alertname=alert.name, detail=str(exc))
         results: list[dict[str, Any]] = []
         seen: set[str] = set()
-        origin = _Lazy(self.dispatcher.desired_state)
+        origin = _Lazy(getattr(self.dispatcher, "desired_state", lambda: None))
         for decision in decisions:
             if decision.resolves:
                 self.store.resolve(decision.resolves)
