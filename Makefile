@@ -4,20 +4,23 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-UV     := $(BIN)/uv
+# A uv already on PATH (a CI image, a runner that has one) is used as is; else it is pinned into the venv.
+UV_ON_PATH := $(shell command -v uv 2>/dev/null)
+UV     := $(or $(UV_ON_PATH),$(BIN)/uv)
 STAMP  := $(VENV)/.installed
+LOCK   ?= requirements.lock
 PYTEST_ARGS ?=
 
 .PHONY: venv test lint typecheck unit demo bench lock binaries clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(if $(UV_ON_PATH),--without-pip) $(VENV)
 
 # The lock file pins every version; uv installs from it fast and reproducibly.
-$(STAMP): $(BIN)/python requirements.lock pyproject.toml
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
-	$(UV) pip sync --python $(BIN)/python requirements.lock
+$(STAMP): $(BIN)/python $(LOCK) pyproject.toml
+	$(if $(UV_ON_PATH),,$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9")
+	$(UV) pip sync --python $(BIN)/python $(LOCK)
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
@@ -46,6 +49,7 @@ bench: $(STAMP)
 # Re-resolve the pins after changing a range in pyproject.toml.
 lock: $(STAMP)
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+	$(UV) pip compile requirements-rollback.in -c requirements.lock --python-version 3.11 --no-header -o requirements-rollback.lock
 
 binaries:
 	./scripts/install-binaries

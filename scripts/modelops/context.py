@@ -6,7 +6,8 @@ Resolution, most specific first:
    the sandbox's registry, DVC remote and forge, even when the shell exports production variables,
    so a sandbox can never write to a real registry by accident;
 3. the standard variables: MLFLOW_TRACKING_URI, GITHUB_TOKEN + GITHUB_REPOSITORY;
-4. embedded defaults under `<repo>/.modelops/` (git-ignored).
+4. embedded defaults under `<repo>/.modelops/` (git-ignored), except on GitHub Actions, where a
+   missing MLFLOW_TRACKING_URI is bad input rather than a registry that dies with the runner.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ class Context:
             return str(self.sandbox["tracking_uri"])
         if self.env.get("MLFLOW_TRACKING_URI"):
             return self.env["MLFLOW_TRACKING_URI"]
+        if self.env.get("GITHUB_ACTIONS") == "true":
+            # A runner is thrown away with its disk: a registry there would register versions nobody sees.
+            raise BadInput(
+                "MLFLOW_TRACKING_URI is not set: on GitHub Actions the registry must be a tracking server; "
+                "set the repository variable MLFLOW_TRACKING_URI (docs/github.md)"
+            )
         return f"sqlite:///{self.repo / '.modelops' / 'mlflow.db'}"
 
     @property
