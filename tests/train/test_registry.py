@@ -101,6 +101,14 @@ def test_an_exception_inside_a_run_ends_it_failed(registry: Registry) -> None:
     assert registry.run_status(run_id) == "FAILED"
 
 
+def test_a_run_writes_nothing_on_stdout_which_is_the_commands_json(registry: Registry, capsys) -> None:
+    """MLflow prints "View run ... at" links on stdout against a server; train.yml parses train --json."""
+    capsys.readouterr()
+    with registry.run(f"exp-quiet-{uuid.uuid4().hex[:6]}") as run:
+        run.log_metrics({"auc": 1.0})
+    assert capsys.readouterr().out == ""
+
+
 def test_links_point_at_the_ui(registry: Registry) -> None:
     with registry.run("exp-links") as run:
         run_id = run.run_id
