@@ -19,7 +19,12 @@ from modelops.core.document import ModelsDocument
 WORKFLOWS = Path(".github") / "workflows"
 ACTIONS = Path(".github") / "actions"
 # Read by the workflows only when set: docs/github.md says what each one changes.
-OPTIONAL_VARIABLES = ("PROPOSE_PRODUCTION", "MODELOPS_PUSHGATEWAY_URL", "DRILL_KNOWN_GOOD_VERSION")
+OPTIONAL_VARIABLES = (
+    "PROPOSE_PRODUCTION",
+    "MODELOPS_PUSHGATEWAY_URL",
+    "DRILL_KNOWN_GOOD_VERSION",
+    "MLFLOW_READ_URI",
+)
 OPTIONAL_SECRETS = ("MLFLOW_TRACKING_TOKEN", "MODELOPS_PUSHGATEWAY_AUTH")
 _VARS = re.compile(r"\bvars\.([A-Za-z_][A-Za-z0-9_]*)")
 _SECRETS = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")
