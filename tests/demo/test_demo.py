@@ -74,3 +74,13 @@ def test_the_retrained_v3_is_proposed_to_staging_never_straight_to_production(de
     heads = [p.head for p in forge.list("all")]
     assert "promote/churn/staging/v3" in heads
     assert "promote/churn/production/v3" not in heads
+
+
+def test_the_demo_writes_its_board_showing_the_end_state(demo):
+    index = Path(demo["report"]["board"])
+    assert index.name == "index.html" and index.is_file()
+    html = index.read_text("utf-8")
+    production = html.split('data-env="production">', 1)[1].split("</td>", 1)[0]
+    assert 'data-field="version">v1<' in production and 'data-quarantined="2"' in production
+    staging = html.split('data-env="staging">', 1)[1].split("</td>", 1)[0]
+    assert "v3" in staging  # the retrained v3: pinned by auto-merge, or its PR waiting for review

@@ -52,6 +52,7 @@ class DemoResult:
     alert_to_commit_seconds: float | None = None
     alerts: str = "prometheus"  # or "simulated" when the binaries are missing
     summary: dict[str, Any] = field(default_factory=dict)
+    board: str | None = None  # the delivery board's index.html for the demo's world
 
     @property
     def ok(self) -> bool:
@@ -65,6 +66,7 @@ class DemoResult:
             "workdir": self.workdir,
             "alerts": self.alerts,
             "summary": self.summary,
+            "board": self.board,
         }
 
 
@@ -170,9 +172,26 @@ def run_demo(
             _loop(root, source, logs, timeline, result, running, prom_stack.binaries_available(), quick)
     except StepFailed:
         pass
+    _write_board(root, timeline, result)
     if echo:
         _print_summary(result)
     return result
+
+
+def _write_board(root: Path, timeline: Timeline, result: DemoResult) -> None:
+    """The demo's world as the delivery board, after a failed step too: it shows how far the loop got."""
+    from modelops.flows.board import write_board
+
+    repo = root / "world" / "repo"
+    if not (repo / "models.yaml").is_file():
+        return
+    try:
+        with timeline.step("the delivery board") as note:
+            board = write_board(Context(repo=repo), root / "board", evidence_dirs=[root / "evidence"])
+            note["detail"] = board.index
+    except StepFailed:
+        return
+    result.board = board.index
 
 
 def _loop(
@@ -444,4 +463,6 @@ def _print_summary(result: DemoResult) -> None:
         text = summary["models_yaml"]
         start = text.find("      production:")
         print("\n".join(text[start:].splitlines()[:9]), file=out)
+    if result.board:
+        print(f"\nboard: {result.board}", file=out)
     print(f"\ndemo {'PASSED' if result.ok else 'FAILED'} in {result.workdir}", file=out)
