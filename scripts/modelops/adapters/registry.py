@@ -359,6 +359,26 @@ class Registry:
                 lambda: mlflow.sklearn.load_model(f"models:/{name}/{version}"),
             )
 
+    def load_for_scoring(self, name: str, version: int) -> Any:
+        """The version ready to score: the sklearn estimator itself when it has that flavour (the fast
+        path: predict_proba, no pyfunc wrapper), else the pyfunc model (any flavour; predict only)."""
+        self._require_version(name, version)
+        with self.active() as mlflow:
+            info = self._call(
+                f"reading the flavours of {name}/{version}",
+                lambda: mlflow.models.get_model_info(f"models:/{name}/{version}"),
+            )
+        if "sklearn" in (info.flavors or {}):
+            return self.load_sklearn(name, version)
+        os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+        with self.active() as mlflow:
+            import mlflow.pyfunc
+
+            return self._call(
+                f"loading model {name}/{version}",
+                lambda: mlflow.pyfunc.load_model(f"models:/{name}/{version}"),
+            )
+
     def input_columns(self, name: str, version: int) -> list[str]:
         """The input column names of a version's signature (empty when it was logged without one)."""
         with self.active() as mlflow:

@@ -413,15 +413,19 @@ def single_interval(
 # -- DeLong -------------------------------------------------------------------------------------------
 
 
+def _sorted_midranks(sorted_x: FloatArray) -> FloatArray:
+    """Midranks (1-based, ties share their mean rank) of an already sorted array, in its order."""
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_x)) + 1]
+    ends = np.r_[starts[1:], len(sorted_x)]
+    ranks: FloatArray = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
 def _midranks(x: FloatArray) -> FloatArray:
     """1-based ranks with ties sharing their mean rank, in O(n log n)."""
     order = np.argsort(x, kind="stable")
-    sorted_x = x[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_x)) + 1]
-    ends = np.r_[starts[1:], len(x)]
-    mean_rank = (starts + ends + 1) / 2.0  # ranks start+1 … end
     ranks = np.empty(len(x), dtype=np.float64)
-    ranks[order] = np.repeat(mean_rank, ends - starts)
+    ranks[order] = _sorted_midranks(x[order])
     return ranks
 
 
@@ -447,12 +451,18 @@ def delong(y: ArrayLike, models: list[ArrayLike]) -> DeLong:
         return DeLong(np.full(k, np.nan), np.full((k, k), np.nan))
     v10 = np.empty((len(models), m))
     v01 = np.empty((len(models), n))
+    # Where each row sits among the positives / the negatives (row order), to align models row by row.
+    within = np.where(positive, np.cumsum(positive) - 1, np.cumsum(~positive) - 1)
     for k, raw in enumerate(models):
         s = np.asarray(raw, dtype=np.float64)
-        pos, neg = s[positive], s[~positive]
-        all_ranks = _midranks(s)
-        v10[k] = (all_ranks[positive] - _midranks(pos)) / n
-        v01[k] = 1.0 - (all_ranks[~positive] - _midranks(neg)) / m
+        # One sort per model: the positives' and negatives' sorted orders are subsequences of it.
+        # Midranks do not depend on how ties are ordered, so the faster unstable sort will do.
+        order = np.argsort(s)
+        sorted_s, is_pos = s[order], positive[order]
+        all_ranks = _sorted_midranks(sorted_s)
+        pos_rows, neg_rows = within[order[is_pos]], within[order[~is_pos]]
+        v10[k, pos_rows] = (all_ranks[is_pos] - _sorted_midranks(sorted_s[is_pos])) / n
+        v01[k, neg_rows] = 1.0 - (all_ranks[~is_pos] - _sorted_midranks(sorted_s[~is_pos])) / m
     aucs: FloatArray = v10.mean(axis=1)
     covariance: FloatArray = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
     return DeLong(aucs, covariance)

@@ -26,6 +26,9 @@ from modelops.output import progress, step
 LATENCY_CALLS = 100
 LATENCY_WARMUP = 3
 LATENCY_REPEATS = 3
+# Above this many golden rows the binary AUC's paired CI comes from DeLong's variance (O(n log n))
+# instead of the exact bootstrap (O(B·n)): both agree within a few per cent there (bench_metrics).
+DELONG_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,41 @@ class EvalReport:
         return self.data
 
 
-def _score(model: Any, frame: Any, columns: list[str], what: str) -> Any:
+def predict(model: Any, frame: Any, task: str, classes: list[Any] | None = None) -> Any:
+    """The model's outputs as the task reads them.
+
+    binary: P(positive) — predict_proba(x)[:, 1] when the model has it (the sklearn fast path), else
+    predict(x): one column (or a 1-D result) is P(positive), two columns are [P(0), P(1)]. A model
+    that only predicts hard 0/1 labels is scored as if those were probabilities: ranking metrics see
+    one threshold, and calibration is judged on them as they are.
+    multiclass: class probabilities, rows × classes — predict_proba, or predict returning one column
+    per class in `classes` order; a model whose predict returns labels is one-hot encoded.
+    regression: predict(x) as values.
+    """
+    import numpy as np
+
+    if task != "regression" and hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(frame), dtype=np.float64)
+        return proba[:, 1] if task == "binary" else proba
+    raw = model.predict(frame)
+    values = np.asarray(getattr(raw, "to_numpy", lambda: raw)())
+    if task == "multiclass":
+        if values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1):
+            labels = values.reshape(-1)
+            index = {str(c): k for k, c in enumerate(classes or sorted({str(v) for v in labels}))}
+            onehot = np.zeros((len(labels), len(index)))
+            for row, label in enumerate(labels):
+                if str(label) in index:
+                    onehot[row, index[str(label)]] = 1.0
+            return onehot
+        return values.astype(np.float64)
+    values = values.astype(np.float64)
+    if values.ndim == 2:
+        values = values[:, -1] if task == "binary" else values[:, 0]
+    return values
+
+
+def _score(model: Any, frame: Any, columns: list[str], what: str, task: str, classes: Any = None) -> Any:
     import numpy as np
 
     missing = [c for c in columns if c not in frame.columns]
@@ -50,16 +87,21 @@ def _score(model: Any, frame: Any, columns: list[str], what: str) -> Any:
             f"golden set: {what} needs column(s) {', '.join(missing)} the golden set does not have"
         )
     try:
-        scores = np.asarray(model.predict_proba(frame[columns])[:, 1], dtype=np.float64)
+        scores = predict(model, frame[columns], task, classes)
     except Exception as exc:
         raise ExternalError(f"{what}: scoring the golden set failed: {type(exc).__name__}: {exc}") from exc
     if not np.all(np.isfinite(scores)):
         raise ExternalError(f"{what}: produced non-finite scores on the golden set")
+    if task == "binary" and (scores.min() < 0 or scores.max() > 1):
+        raise BadInput(
+            f"{what}: a binary model must output P(positive) in [0, 1]; it returned values in "
+            f"[{scores.min():.4g}, {scores.max():.4g}] (is it a regression model? set gate.task)"
+        )
     return scores
 
 
-def _latencies_ms(model: Any, frame: Any, columns: list[str]) -> list[float]:
-    """Wall time of single-row predict_proba calls (what one online request costs the predictor).
+def _latencies_ms(model: Any, frame: Any, columns: list[str], task: str = "binary") -> list[float]:
+    """Wall time of single-row predictions (what one online request costs the predictor).
 
     Each of the 100 rows is timed as the best of LATENCY_REPEATS calls: scheduler preemption on a busy
     build machine only ever adds time, and the gate judges the model's cost, not its neighbours'. One
@@ -72,12 +114,12 @@ def _latencies_ms(model: Any, frame: Any, columns: list[str]) -> list[float]:
     out = []
     with threadpool_limits(limits=1):
         for row in rows[:LATENCY_WARMUP]:
-            model.predict_proba(row)
+            predict(model, row, task)
         for row in rows:
             best = math.inf
             for _ in range(LATENCY_REPEATS):
                 started = time.perf_counter()
-                model.predict_proba(row)
+                predict(model, row, task)
                 best = min(best, time.perf_counter() - started)
             out.append(best * 1000.0)
     return out
@@ -122,7 +164,7 @@ def evaluate(
 
     from modelops.adapters import dvc_data
     from modelops.adapters.registry import Registry
-    from modelops.core import gate
+    from modelops.core import gate, metrics
     from modelops.core.clock import utc_stamp
     from modelops.core.document import ModelsDocument
     from modelops.core.lineage import eval_tags
@@ -131,11 +173,11 @@ def evaluate(
 
     model = ModelsDocument.load(ctx.models_path).state().model(model_name)
     settings = model.gate
-    if settings.primary_metric not in gate.SUPPORTED_METRICS:
-        raise BadInput(
-            f"{ctx.models_path}: models.{model_name}.gate.primary_metric: {settings.primary_metric!r} is not "
-            f"supported (supported: {', '.join(gate.SUPPORTED_METRICS)})"
-        )
+    task = settings.task
+    try:
+        primary = metrics.metric(task, settings.primary_metric)
+    except ValueError as exc:
+        raise BadInput(f"{ctx.models_path}: models.{model_name}.gate.primary_metric: {exc}") from None
     champion_version = model.env(env).version
     params = load_params(ctx.repo, model_name, params_path)
     with step(f"verifying the golden set {params.golden_path} against its DVC md5"):
@@ -147,7 +189,7 @@ def evaluate(
         registry.require_version(name, champion_version)
     golden = read_table(ctx.repo, params.golden_path, params)
     y = golden[params.target].to_numpy()
-    if len(set(y.tolist())) < 2:
+    if task != "regression" and len(set(y.tolist())) < 2:
         raise ExternalError(
             f"{params.golden_path}: the golden set has a single class; no metric can be computed"
         )
@@ -155,41 +197,66 @@ def evaluate(
     with step(
         f"loading {name} v{candidate_version}" + (f" and v{champion_version}" if champion_version else "")
     ):
-        challenger_model = registry.load_sklearn(name, candidate_version)
+        challenger_model = registry.load_for_scoring(name, candidate_version)
         challenger_cols = registry.input_columns(name, candidate_version) or params.features
         champion_model = (
-            registry.load_sklearn(name, champion_version) if champion_version is not None else None
+            registry.load_for_scoring(name, champion_version) if champion_version is not None else None
         )
         champion_cols = (
             (registry.input_columns(name, champion_version) or params.features)
             if champion_version is not None
             else []
         )
+    classes: list[Any] | None = None
+    if task == "multiclass":
+        known = getattr(challenger_model, "classes_", None)
+        classes = list(known) if known is not None else sorted(set(y.tolist()))
+        position = {str(c): k for k, c in enumerate(classes)}
+        y = np.array([position.get(str(v), -1) for v in y], dtype=np.int64)
 
     with step(f"scoring {len(golden)} golden rows"):
-        challenger = _score(challenger_model, golden, challenger_cols, f"{name} v{candidate_version}")
+        challenger = _score(
+            challenger_model, golden, challenger_cols, f"{name} v{candidate_version}", task, classes
+        )
         champion = (
-            _score(champion_model, golden, champion_cols, f"{name} v{champion_version}")
+            _score(champion_model, golden, champion_cols, f"{name} v{champion_version}", task, classes)
             if champion_model is not None
             else None
         )
 
+    exact_auc = task == "binary" and primary.name == "roc_auc"
     with step(f"paired bootstrap, {settings.bootstrap_samples} resamples"):
-        bootstrap = (
-            gate.paired_bootstrap(
-                y, champion, challenger, settings.bootstrap_samples, settings.seed, settings.confidence
+        if champion is None:
+            bootstrap = None
+            challenger_ci = (
+                gate.single_bootstrap_ci(
+                    y, challenger, settings.bootstrap_samples, settings.seed, settings.confidence
+                )
+                if exact_auc
+                else metrics.single_interval(
+                    primary, y, challenger, settings.bootstrap_samples, settings.seed, settings.confidence
+                )
             )
-            if champion is not None
-            else None
-        )
-        challenger_ci = (
-            bootstrap.challenger_ci
-            if bootstrap is not None
-            else gate.single_bootstrap_ci(
-                y, challenger, settings.bootstrap_samples, settings.seed, settings.confidence
+        else:
+            bootstrap = (
+                metrics.delong_interval(y, champion, challenger, settings.confidence)
+                if exact_auc and len(y) > DELONG_ROWS
+                else gate.paired_bootstrap(
+                    y, champion, challenger, settings.bootstrap_samples, settings.seed, settings.confidence
+                )
+                if exact_auc
+                else metrics.paired_interval(
+                    primary,
+                    y,
+                    champion,
+                    challenger,
+                    settings.bootstrap_samples,
+                    settings.seed,
+                    settings.confidence,
+                )
             )
-        )
-    challenger_auc = gate.roc_auc(y, challenger)
+            challenger_ci = bootstrap.challenger_ci
+    challenger_value = metrics.score(primary, y, challenger)
     slice_columns = {c: golden[c].to_numpy() for c in settings.slices if c in golden.columns}
     missing_slices = [c for c in settings.slices if c not in golden.columns]
     if missing_slices:
@@ -197,11 +264,20 @@ def evaluate(
             f"{ctx.models_path}: models.{model_name}.gate.slices: column(s) {', '.join(missing_slices)} "
             f"are not in {params.golden_path}"
         )
-    slices = gate.slice_metrics(y, champion, challenger, slice_columns, settings.min_slice_rows)
-    ece_challenger = gate.expected_calibration_error(y, challenger)
-    ece_champion = gate.expected_calibration_error(y, champion) if champion is not None else None
+    slices = (
+        gate.slice_metrics(y, champion, challenger, slice_columns, settings.min_slice_rows)
+        if exact_auc
+        else metrics.slice_results(primary, y, champion, challenger, slice_columns, settings.min_slice_rows)
+    )
+    ece_challenger = ece_champion = None
+    if task == "binary":
+        ece_challenger = gate.expected_calibration_error(y, challenger)
+        ece_champion = gate.expected_calibration_error(y, champion) if champion is not None else None
+    elif task == "multiclass":
+        ece_challenger = metrics.top_label_calibration_error(y, challenger)
+        ece_champion = metrics.top_label_calibration_error(y, champion) if champion is not None else None
     with step(f"timing {LATENCY_CALLS} single-row predictions"):
-        latency = gate.p99(_latencies_ms(challenger_model, golden, challenger_cols))
+        latency = gate.p99(_latencies_ms(challenger_model, golden, challenger_cols, task))
     fairness = fairness_champion = None
     if settings.sensitive_column:
         if settings.sensitive_column not in golden.columns:
@@ -210,13 +286,18 @@ def evaluate(
                 f"is not a column of {params.golden_path}"
             )
         groups = golden[settings.sensitive_column].to_numpy()
-        fairness = gate.group_parity(y, challenger, groups, settings.sensitive_column)
-        if champion is not None:
-            fairness_champion = gate.group_parity(y, champion, groups, settings.sensitive_column)
+        if task == "binary":
+            fairness = gate.group_parity(y, challenger, groups, settings.sensitive_column)
+            if champion is not None:
+                fairness_champion = gate.group_parity(y, champion, groups, settings.sensitive_column)
+        else:
+            fairness = metrics.fairness(task, y, challenger, groups, settings.sensitive_column)
+            if champion is not None:
+                fairness_champion = metrics.fairness(task, y, champion, groups, settings.sensitive_column)
 
     decision = gate.decide(
         settings,
-        challenger_value=challenger_auc,
+        challenger_value=challenger_value,
         bootstrap=bootstrap,
         slices=slices,
         ece_champion=ece_champion,
@@ -224,6 +305,8 @@ def evaluate(
         latency_p99_ms=latency,
         fairness=fairness,
         has_champion=champion is not None,
+        higher_is_better=primary.higher_is_better,
+        calibrated=task in metrics.CALIBRATED_TASKS,
     )
     metric = settings.primary_metric
     evaluated_at = utc_stamp()
@@ -235,16 +318,18 @@ def evaluate(
         "champion_version": champion_version,
         "passed": decision.passed,
         "primary_metric": metric,
+        "task": task,
+        "direction": primary.direction,
         "metrics": {
             "challenger": {
-                metric: challenger_auc,
+                metric: challenger_value,
                 f"{metric}_ci": [_finite_or_none(v) for v in challenger_ci],
                 "ece": _finite_or_none(ece_challenger),
                 "latency_p99_ms": _finite_or_none(latency),
             },
             "champion": None
             if champion is None
-            else {metric: gate.roc_auc(y, champion), "ece": _finite_or_none(ece_champion)},
+            else {metric: metrics.score(primary, y, champion), "ece": _finite_or_none(ece_champion)},
         },
         "bootstrap": None if bootstrap is None else bootstrap.as_dict(),
         "plain_rule": dict(decision.plain_rule),
@@ -270,14 +355,14 @@ def evaluate(
             "champion": None if fairness_champion is None else fairness_champion.as_dict(),
         },
         "calibration": {
-            "challenger": gate.calibration_curve(y, challenger),
-            "champion": None if champion is None else gate.calibration_curve(y, champion),
+            "challenger": gate.calibration_curve(y, challenger) if task == "binary" else None,
+            "champion": None if champion is None or task != "binary" else gate.calibration_curve(y, champion),
         },
         "golden": {
             "path": params.golden_path,
             "md5": golden_md5,
             "rows": len(golden),
-            "positives": int(np.sum(y == 1)),
+            "positives": int(np.sum(y == 1)) if task == "binary" else None,
         },
         "lineage": {
             "candidate": _lineage_of(registry, name, candidate_version),
@@ -303,7 +388,7 @@ def evaluate(
             passed=decision.passed,
             env=env,
             metric=metric,
-            value=_finite_or_none(challenger_auc),
+            value=_finite_or_none(challenger_value),
             golden_md5=golden_md5,
             evaluated_at=evaluated_at,
             champion_version=champion_version,

@@ -334,11 +334,13 @@ def _plots(out_dir: Path, report: dict[str, Any], y: Any, champion: Any, challen
 def write_evidence(report: dict[str, Any], out_dir: Path, *, y: Any, champion: Any, challenger: Any) -> None:
     """Write plots, report.json and report.md into out_dir (report dict gains `plots`, is cleaned in place)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    report["plots"] = _plots(out_dir, report, y, champion, challenger)
+    # ROC and calibration curves read P(positive): only a binary task has them.
+    binary = report.get("task", "binary") == "binary"
+    report["plots"] = _plots(out_dir, report, y, champion, challenger) if binary else []
     series = [(f"challenger v{report.get('candidate_version')}", challenger)]
     if champion is not None:
         series.insert(0, (f"champion v{report.get('champion_version')}", champion))
-    report["curves"] = curves(y, series)
+    report["curves"] = curves(y, series) if binary else {}
     cleaned = clean(report)
     report.clear()
     report.update(cleaned)
