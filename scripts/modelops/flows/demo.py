@@ -416,6 +416,10 @@ def _drift_and_retrain(
             return (prs[-1] if prs else None), f"{len(prs)} new staging promotion PRs"
 
         pr = loop.poll("the retrain's promotion PR", pr_for_v3, timeout=600 if not quick else 420)
+        if pr.state == "merged":
+            from modelops.flows.sync_registry import sync_registry
+
+            sync_registry(ctx)  # the aliases follow the merge, as sync.yml makes them on GitHub
         note["detail"] = f"PR #{pr.number}: {pr.title} ({pr.state}; never straight to production)"
 
 
