@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,3 +66,16 @@ def modelops(
     return subprocess.run(
         [sys.executable, "-m", "modelops", *args], cwd=cwd, text=True, capture_output=True, env=full_env
     )
+
+
+def with_copies_of_churn(text: str, names: list[str]) -> str:
+    """models.yaml text with one copy of churn's own block per name, each with its own registered model."""
+    # churn's lines only: the next model starts back at two spaces.
+    match = re.search(r"^  churn:\n(?:(?: {4}.*)?\n)*", text, re.MULTILINE)
+    assert match is not None, "models.yaml has no churn block"
+    block = match.group(0)
+    for name in names:
+        text += block.replace("  churn:\n", f"  {name}:\n", 1).replace(
+            "registered_model: churn-classifier", f"registered_model: {name}-model"
+        )
+    return text

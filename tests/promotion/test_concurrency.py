@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from modelops.core.document import ModelsDocument
-from tests.helpers import modelops, run
+from tests.helpers import modelops, run, with_copies_of_churn
 
 MODELS = [f"m{i}" for i in range(1, 6)]
 AT = "2026-11-20T09:00:00Z"
@@ -18,14 +17,7 @@ AT = "2026-11-20T09:00:00Z"
 def _add_models(repo: Path) -> None:
     """Five models whose production serves v2 with v1 as the rollback target."""
     text = (repo / "models.yaml").read_text("utf-8")
-    # churn's own lines only: the next model starts back at two spaces.
-    match = re.search(r"^  churn:\n(?:(?: {4}.*)?\n)*", text, re.MULTILINE)
-    assert match is not None
-    block = match.group(0)
-    for name in MODELS:
-        text += block.replace("  churn:\n", f"  {name}:\n", 1).replace(
-            "registered_model: churn-classifier", f"registered_model: {name}-model"
-        )
+    text = with_copies_of_churn(text, MODELS)
     doc = ModelsDocument(text)
     for name in MODELS:
         doc.promote(name, "production", 1, at=AT, by="seed", reason="seed")

@@ -9,7 +9,7 @@ from pathlib import Path
 from modelops.context import Context
 from modelops.core.document import ModelsDocument
 from modelops.flows.rollback import rollback
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, with_copies_of_churn
 from tests.relay.sandbox import git
 
 AT = "2026-11-20T09:00:00Z"
@@ -21,12 +21,8 @@ def seed(root: Path, writers: int) -> tuple[Path, list[str]]:
     git("init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
     git("clone", "--quiet", str(origin), str(seeder), cwd=root)
     text = (REPO_ROOT / "models.yaml").read_text("utf-8")
-    block = text[text.index("  churn:\n") :]
     models = [f"m{i}" for i in range(writers)]
-    for name in models:
-        text += block.replace("  churn:\n", f"  {name}:\n", 1).replace(
-            "registered_model: churn-classifier", f"registered_model: {name}-model"
-        )
+    text = with_copies_of_churn(text, models)
     doc = ModelsDocument(text)
     for name in models:
         doc.promote(name, "production", 1, at=AT, by="seed", reason="seed")
