@@ -68,12 +68,29 @@ def modelops(
     )
 
 
-def with_copies_of_churn(text: str, names: list[str]) -> str:
-    """models.yaml text with one copy of churn's own block per name, each with its own registered model."""
-    # churn's lines only: the next model starts back at two spaces.
+def _churn_match(text: str) -> re.Match[str]:
+    # churn's own lines: the next model starts back at two spaces.
     match = re.search(r"^  churn:\n(?:(?: {4}.*)?\n)*", text, re.MULTILINE)
     assert match is not None, "models.yaml has no churn block"
-    block = match.group(0)
+    return match
+
+
+def churn_block(text: str) -> str:
+    """The churn model's own YAML block, from `  churn:` to the next model."""
+    return _churn_match(text).group(0)
+
+
+def churn_only(text: str) -> str:
+    """models.yaml text with churn as its one model, for tests that count models or cells."""
+    match = _churn_match(text)
+    rest = text[match.end() :]
+    top_level = re.search(r"^\S", rest, re.MULTILINE)
+    return text[: match.end()] + (rest[top_level.start() :] if top_level else "")
+
+
+def with_copies_of_churn(text: str, names: list[str]) -> str:
+    """models.yaml text with one copy of churn's own block per name, each with its own registered model."""
+    block = churn_block(text)
     for name in names:
         text += block.replace("  churn:\n", f"  {name}:\n", 1).replace(
             "registered_model: churn-classifier", f"registered_model: {name}-model"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT, modelops, require_binary, run
+from tests.helpers import REPO_ROOT, churn_only, modelops, require_binary, run
 
 NO_REGISTRY = {"MLFLOW_TRACKING_URI": "", "GITHUB_REPOSITORY": ""}
 
@@ -17,7 +17,7 @@ def repo(tmp_path: Path) -> Path:
     require_binary("git")
     repo = tmp_path / "repo"
     repo.mkdir()
-    text = (REPO_ROOT / "models.yaml").read_text("utf-8")
+    text = churn_only((REPO_ROOT / "models.yaml").read_text("utf-8"))
     text = text.replace(
         "      production:\n        version: null\n        run_id: null\n        alias: production\n"
         "        previous: null\n        replicas: 2\n        canary: null\n        quarantined: []\n"

@@ -11,7 +11,7 @@ import pytest
 
 from modelops.core.incident import incident_id
 from modelops.relay.server import MAX_BODY_BYTES, SIGNATURE_WINDOW_S, Auth
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, churn_block
 from tests.relay.support import (
     STARTS_AT,
     TOKEN,
@@ -185,7 +185,7 @@ def test_models_yaml_is_read_again_when_it_changes(relay, dispatcher, models_pat
 
 def _model_block(text: str) -> str:
     """The churn model's YAML block, for a second model with the same settings."""
-    block = text.split("  churn:\n", 1)[1]
+    block = churn_block(text).split("  churn:\n", 1)[1]
     return block.replace("churn-classifier", "fraud-classifier")
 
 
