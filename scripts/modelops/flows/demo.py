@@ -416,10 +416,22 @@ def _drift_and_retrain(
             return (prs[-1] if prs else None), f"{len(prs)} new staging promotion PRs"
 
         pr = loop.poll("the retrain's promotion PR", pr_for_v3, timeout=600 if not quick else 420)
+        # Staging auto-merges right after the PR opens: wait for the merge, so the aliases can follow it.
+        if ctx_model(ctx).auto_merge_staging:
+            number = pr.number
+            pr = loop.poll(
+                "the retrain's PR to merge",
+                lambda: (p if (p := forge.get(number)).state != "open" else None, f"PR #{number} open"),
+                timeout=60,
+            )
         if pr.state == "merged":
+            from modelops.adapters.git import Git
+            from modelops.flows.changes import state_at
             from modelops.flows.sync_registry import sync_registry
 
-            sync_registry(ctx)  # the aliases follow the merge, as sync.yml makes them on GitHub
+            # The merge happened on origin: the aliases follow origin's main, as sync.yml makes them.
+            Git(ctx.repo).run("fetch", "--quiet", "origin")
+            sync_registry(ctx, state=state_at(ctx, "origin/main"))
         note["detail"] = f"PR #{pr.number}: {pr.title} ({pr.state}; never straight to production)"
 
 
