@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -46,7 +47,11 @@ def require_binary(name: str) -> str:
     found = find_binary(name)
     if found:
         return found
-    message = f"{name} not found: {INSTALL_HINTS.get(name, 'install it')}"
+    missing(f"{name} not found: {INSTALL_HINTS.get(name, 'install it')}")
+
+
+def missing(message: str) -> NoReturn:
+    """Something a test needs is not installed: a failure under CI, a skip elsewhere."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)

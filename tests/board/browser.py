@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -18,9 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, missing
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -34,22 +31,16 @@ CHROMIUM_FLAGS = (
 AXE_JS = REPO_ROOT / ".modelops" / "vendor" / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def _missing(message: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def require_chromium() -> str:
     found = shutil.which("chromium")
     if not found:
-        _missing("chromium not found: apt-get install chromium (scripts/install-binaries does it as root)")
+        missing("chromium not found: apt-get install chromium (scripts/install-binaries does it as root)")
     return str(found)
 
 
 def require_axe() -> str:
     if not AXE_JS.is_file():
-        _missing(f"{AXE_JS} not found: run scripts/install-binaries (npm install axe-core)")
+        missing(f"{AXE_JS} not found: run scripts/install-binaries (npm install axe-core)")
     return AXE_JS.read_text("utf-8")
 
 

