@@ -9,7 +9,7 @@ UV_ON_PATH := $(shell command -v uv 2>/dev/null)
 UV     := $(or $(UV_ON_PATH),$(BIN)/uv)
 STAMP  := $(VENV)/.installed
 LOCK   ?= requirements.lock
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=40
 
 .PHONY: venv test lint typecheck unit demo bench lock binaries clean
 

@@ -416,22 +416,32 @@ def _drift_and_retrain(
             return (prs[-1] if prs else None), f"{len(prs)} new staging promotion PRs"
 
         pr = loop.poll("the retrain's promotion PR", pr_for_v3, timeout=600 if not quick else 420)
-        # Staging auto-merges right after the PR opens: wait for the merge, so the aliases can follow it.
-        if ctx_model(ctx).auto_merge_staging:
-            number = pr.number
-            pr = loop.poll(
-                "the retrain's PR to merge",
-                lambda: (p if (p := forge.get(number)).state != "open" else None, f"PR #{number} open"),
-                timeout=60,
-            )
+        # The retrain merges its staging PR (auto-merge) and fast-forwards this clone in its own process:
+        # wait until that run has finished, so nothing moves while the aliases are made to follow.
+        run_id = runs[-1].id
+        loop.poll(
+            f"retrain run #{run_id} to finish",
+            lambda: (
+                r if (r := next(x for x in ledger_for(ctx).runs(MODEL) if x.id == run_id)).finished_at else None,
+                f"run #{run_id} still running",
+            ),
+            timeout=120,
+        )
+        pr = forge.get(pr.number)
         if pr.state == "merged":
             from modelops.adapters.git import Git
-            from modelops.flows.changes import state_at
             from modelops.flows.sync_registry import sync_registry
 
             # The merge happened on origin: the aliases follow origin's main, as sync.yml makes them.
-            Git(ctx.repo).run("fetch", "--quiet", "origin")
-            sync_registry(ctx, state=state_at(ctx, "origin/main"))
+            if not Git(ctx.repo).fast_forward_checkout("main"):
+                raise ExternalError(f"{ctx.repo}: the working clone cannot fast-forward to origin's main")
+            sync_registry(ctx)
+            behind = [a for a in sync_registry(ctx, dry_run=True) if a.action != "ok"]
+            if behind:
+                raise ExternalError(
+                    "the registry does not follow models.yaml after the retrain: "
+                    + ", ".join(f"{a.model}/{a.alias}: {a.actual} ≠ {a.desired}" for a in behind)
+                )
         note["detail"] = f"PR #{pr.number}: {pr.title} ({pr.state}; never straight to production)"
 
 
