@@ -1,4 +1,4 @@
-"""Alertmanager routing: rollback and retrain alerts reach the relay, pages reach a human."""
+"""Alertmanager routing: rollback, retrain and canary-analysis alerts reach the relay, pages reach a human."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_each_alert_reaches_the_receiver_its_action_names(alert: str) -> None:
     rule = source_alerts()[alert]
     labels = {"alertname": alert, **rule["labels"], "model": "churn", "env": "production"}
     receivers = receivers_for(SOURCE, **labels)
-    if rule["labels"]["action"] in ("rollback", "retrain"):
+    if rule["labels"]["action"] in ("rollback", "retrain", "analyze"):
         assert RELAY_RECEIVER in receivers
     elif rule["labels"]["action"] == "ticket":
         assert receivers == ["ticket-queue"], "the relay's own refusals go to a human, never back to it"
@@ -58,7 +58,11 @@ def test_unlabelled_alerts_become_tickets() -> None:
 def test_the_relay_gets_resolutions_quickly_grouped_per_model_and_environment() -> None:
     config = yaml.safe_load(SOURCE.read_text("utf-8"))
     relay_routes = [r for r in config["route"]["routes"] if r["receiver"] == RELAY_RECEIVER]
-    assert {m for r in relay_routes for m in r["matchers"]} == {'action="rollback"', 'action="retrain"'}
+    assert {m for r in relay_routes for m in r["matchers"]} == {
+        'action="rollback"',
+        'action="retrain"',
+        'action="analyze"',
+    }
     for route in relay_routes:
         assert route["group_by"] == ["model", "env"]
         assert route["group_wait"] == "5s"

@@ -78,6 +78,7 @@ def test_the_alerts_the_delivery_loop_relies_on_exist_with_their_actions() -> No
     assert actions == {
         "ModelErrorRateHigh": "rollback",
         "ModelLatencyP99High": "rollback",
+        "ModelCanaryLooksWorse": "analyze",
         "ModelSLOBurnRateFast": "page",
         "ModelSLOBurnRateSlow": "page",
         "ModelRollbackFailed": "page",
