@@ -110,6 +110,9 @@ CASES = {
     "pull request required": lambda s: _drop_rule(s, 1, "pull_request"),
     "required checks": lambda s: s.rulesets[1]["rules"][1]["parameters"]["required_status_checks"].pop(),
     "bypass: only the GitHub App": lambda s: s.rulesets[1].update(bypass_actors=[]),
+    "checks judged on the current main": lambda s: s.rulesets[1]["rules"][1]["parameters"].update(
+        strict_required_status_checks_policy=False
+    ),
     "environment production": lambda s: s.environments[1].update(protection_rules=[]),
     "environment automation": lambda s: s.environments[0].update(deployment_branch_policy=None),
     "variable MLFLOW_TRACKING_URI": lambda s: s.variables.remove("MLFLOW_TRACKING_URI"),
@@ -139,6 +142,45 @@ def test_each_missing_piece_is_named_with_its_fix(
     check = checks[item]
     assert check.status == "missing" and check.fix and check.required
     assert failed(list(checks.values()))
+
+
+def _queue_instead_of_up_to_date(settings: Settings, grouping: str) -> None:
+    review = settings.rulesets[1]
+    review["rules"][1]["parameters"]["strict_required_status_checks_policy"] = False
+    review["rules"].append(
+        {
+            "type": "merge_queue",
+            "parameters": {
+                "check_response_timeout_minutes": 60,
+                "grouping_strategy": grouping,
+                "max_entries_to_build": 5,
+                "max_entries_to_merge": 5,
+                "merge_method": "MERGE",
+                "min_entries_to_merge": 1,
+                "min_entries_to_merge_wait_minutes": 5,
+            },
+        }
+    )
+
+
+def test_a_merge_queue_that_checks_every_entry_judges_on_the_current_main_too(
+    github: GitHubDouble, keys: dict[str, tuple[str, Any]], key_files: dict[str, str]
+) -> None:
+    checks = run_doctor(
+        github, keys, key_files, _without(lambda s: _queue_instead_of_up_to_date(s, "ALLGREEN"))
+    )
+    assert missing(checks) == {}
+    assert "merge queue" in checks["checks judged on the current main"].detail
+
+
+def test_a_merge_queue_that_checks_only_a_groups_head_is_named(
+    github: GitHubDouble, keys: dict[str, tuple[str, Any]], key_files: dict[str, str]
+) -> None:
+    checks = run_doctor(
+        github, keys, key_files, _without(lambda s: _queue_instead_of_up_to_date(s, "HEADGREEN"))
+    )
+    assert set(missing(checks)) == {"checks judged on the current main"}
+    assert "ALLGREEN" in checks["checks judged on the current main"].fix
 
 
 def test_history_rules_in_the_ruleset_the_app_bypasses_would_let_it_force_push(

@@ -70,7 +70,7 @@ def test_canary_analysis_runs_on_a_schedule_on_demand_and_from_the_relay() -> No
 
 def test_pr_gate_runs_on_pull_requests_to_main_and_again_when_approvals_or_labels_change() -> None:
     on = triggers(WORKFLOWS["pr"])
-    assert set(on) == {"pull_request", "pull_request_review"}, (
+    assert set(on) == {"pull_request", "pull_request_review", "merge_group"}, (
         "pull_request_target hands PR code a write token"
     )
     assert on["pull_request"]["branches"] == ["main"]
@@ -84,13 +84,13 @@ def test_pr_gate_runs_on_pull_requests_to_main_and_again_when_approvals_or_label
 
 def test_policy_check_reads_the_pull_request_from_github_through_the_forge() -> None:
     step = next(s for s in WORKFLOWS["pr"]["jobs"]["policy"]["steps"] if s.get("id") == "check")
-    assert step["env"]["BASE_REF"] == "${{ github.event.pull_request.base.ref }}", (
-        "github.base_ref is empty on reviews"
-    )
+    assert step["env"]["BASE"].startswith(
+        "${{ github.event.pull_request.base.ref && format('origin/{0}', github.event.pull_request.base.ref)"
+    ), "github.base_ref is empty on reviews"
     assert step["env"]["PR_NUMBER"] == "${{ github.event.pull_request.number }}"
     # Reviews, labels and the author come from GitHubForge.pull_request_facts, not from bash.
     assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
-    assert '--base "origin/$BASE_REF" --pr "$PR_NUMBER"' in step["run"]
+    assert '--base "$BASE" --pr "$PR_NUMBER"' in step["run"]
     assert "--approvals" not in step["run"] and "gh api" not in str(WORKFLOWS["pr"])
     assert WORKFLOWS["pr"]["jobs"]["policy"]["permissions"]["pull-requests"] == "read"
 

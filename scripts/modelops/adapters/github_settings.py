@@ -101,11 +101,14 @@ class GitHubSettings:
             )
             rules = full.get("rules") or []
             checks: set[str] = set()
-            approvals, code_owners = 0, False
+            approvals, code_owners, strict, grouping = 0, False, False, ""
             for rule in rules:
                 params = rule.get("parameters") or {}
                 if rule.get("type") == "required_status_checks":
                     checks |= {c["context"] for c in params.get("required_status_checks") or []}
+                    strict = strict or bool(params.get("strict_required_status_checks_policy"))
+                if rule.get("type") == "merge_queue":
+                    grouping = str(params.get("grouping_strategy") or "")
                 if rule.get("type") == "pull_request":
                     approvals = int(params.get("required_approving_review_count") or 0)
                     code_owners = bool(params.get("require_code_owner_review"))
@@ -118,6 +121,8 @@ class GitHubSettings:
                     required_checks=frozenset(checks),
                     approvals=approvals,
                     code_owner_review=code_owners,
+                    strict_checks=strict,
+                    queue_grouping=grouping,
                     bypass=tuple(
                         Bypass(
                             str(b.get("actor_type")), b.get("actor_id"), str(b.get("bypass_mode", "always"))

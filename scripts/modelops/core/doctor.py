@@ -40,6 +40,8 @@ class Ruleset:
     approvals: int = 0
     code_owner_review: bool = False
     bypass: tuple[Bypass, ...] = ()
+    strict_checks: bool = False  # "Require branches to be up to date before merging"
+    queue_grouping: str = ""  # the merge queue's grouping strategy, when the ruleset has one
 
     @property
     def guards_main(self) -> bool:
@@ -211,8 +213,35 @@ def _rulesets(setup: RepositorySetup, expect: Expectations) -> list[Check]:
         )
     else:
         checks.append(_ok("required checks", ", ".join(expect.required_checks)))
+    checks.append(_current_main(active))
     checks.append(_bypass([r for r in active if r.rules & {"pull_request", "required_status_checks"}]))
     return checks
+
+
+def _current_main(active: list[Ruleset]) -> Check:
+    """The promotion policy is a check: it judged main as it was when it ran. A Version quarantined on
+    main after that (a rollback elsewhere) would still merge on the old green check, unless GitHub makes
+    the checks run again on the current main, by a merge queue or by up-to-date branches."""
+    item = "checks judged on the current main"
+    queue = next((r for r in active if "merge_queue" in r.rules), None)
+    if queue is not None and queue.queue_grouping == "ALLGREEN":
+        return _ok(item, f"ruleset {queue.name!r}: merge queue (pr.yml runs on merge_group)")
+    if queue is not None:
+        # HEADGREEN checks only the group's head: one PR's approvals would pass the whole group.
+        return _missing(
+            item,
+            f"ruleset {queue.name!r}: the merge queue checks only the head of a group ({queue.queue_grouping})",
+            "merge queue → Only merge non-failing pull requests (grouping ALLGREEN)",
+        )
+    strict = next((r for r in active if "required_status_checks" in r.rules and r.strict_checks), None)
+    if strict is not None:
+        return _ok(item, f"ruleset {strict.name!r}: branches must be up to date before merging")
+    return _missing(
+        item,
+        "a pull request can merge on checks that judged an older main (e.g. before a quarantine)",
+        "ruleset 'main: review' → Require merge queue, or Require status checks → "
+        "Require branches to be up to date before merging",
+    )
 
 
 def _bypass(review: list[Ruleset]) -> Check:

@@ -422,7 +422,9 @@ def _drift_and_retrain(
         loop.poll(
             f"retrain run #{run_id} to finish",
             lambda: (
-                r if (r := next(x for x in ledger_for(ctx).runs(MODEL) if x.id == run_id)).finished_at else None,
+                r
+                if (r := next(x for x in ledger_for(ctx).runs(MODEL) if x.id == run_id)).finished_at
+                else None,
                 f"run #{run_id} still running",
             ),
             timeout=120,
