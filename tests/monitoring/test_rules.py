@@ -87,6 +87,7 @@ def test_the_alerts_the_delivery_loop_relies_on_exist_with_their_actions() -> No
         "ModelRollbackDeferred": "page",
         "ModelDriftDetected": "retrain",
         "ModelDriftWatch": "retrain",
+        "ModelLatencyOverBudget": "ticket",
     }
     alerts = source_alerts()
     assert alerts["ModelDriftDetected"]["labels"]["severity"] == "major"
