@@ -85,6 +85,16 @@ def rendered(tmp_path_factory) -> dict[tuple[str, str], list[dict[str, Any]]]:
         return dict(zip(overlays, pool.map(kustomize, overlays.values()), strict=True))
 
 
+@pytest.fixture(scope="module")
+def standard(tmp_path_factory) -> list[dict[str, Any]]:
+    """churn's production overlay with KServe in Standard mode (the fixture's others are Knative)."""
+    models = two_models()
+    models["churn"]["environments"]["production"].update(deployment_mode="Standard", canary_steps=[])
+    repo = make_repo(tmp_path_factory.mktemp("standard"), models)
+    render(Context(repo=repo))
+    return kustomize(repo / "applications" / "churn" / "overlays" / "production")
+
+
 def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
 
@@ -169,7 +179,7 @@ def misspelt(rendered) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def crd_verdicts(rendered, argocd, tmp_path_factory) -> dict[str, list[str]]:
+def crd_verdicts(rendered, argocd, standard, tmp_path_factory) -> dict[str, list[str]]:
     """validate-crds verdicts for the overlays, the Argo CD bootstrap and one misspelt manifest (one run:
     loading the CRDs is the slow part)."""
     if not SHARED.exists():
@@ -178,10 +188,11 @@ def crd_verdicts(rendered, argocd, tmp_path_factory) -> dict[str, list[str]]:
     for name in CRD_FILES:
         (crds / name).symlink_to(SHARED / "schemas" / "crds" / name)
     overlays = [d for built in rendered.values() for d in built]
-    verdicts = validate_crds([*overlays, *argocd, misspelt(rendered)], crds)
+    verdicts = validate_crds([*overlays, *argocd, *standard, misspelt(rendered)], crds)
     return {
         "overlays": verdicts[: len(overlays)],
         "argocd": verdicts[len(overlays) : len(overlays) + len(argocd)],
+        "standard": verdicts[len(overlays) + len(argocd) : -1],
         "misspelt": verdicts[-1:],
     }
 
@@ -191,6 +202,20 @@ def test_custom_resources_validate_strictly_against_the_upstream_crds(rendered, 
     assert set(validate_core_strictly(docs)) == {"InferenceService", "PodMonitor"}
     if SHARED.exists():
         assert crd_verdicts["overlays"] == ["ok"] * len(docs)
+
+
+def test_both_kserve_deployment_modes_validate_against_the_upstream_crd(rendered, standard, crd_verdicts):
+    mode = "serving.kserve.io/deploymentMode"
+    (knative,) = by_kind(rendered[("fixture", "churn/staging")], "InferenceService")
+    (raw,) = by_kind(standard, "InferenceService")
+    assert (knative["metadata"]["annotations"][mode], raw["metadata"]["annotations"][mode]) == (
+        "Knative",
+        "Standard",
+    )
+    assert "canaryTrafficPercent" in knative["spec"]["predictor"]
+    assert "canaryTrafficPercent" not in raw["spec"]["predictor"]
+    if SHARED.exists():
+        assert crd_verdicts["standard"] == ["ok"] * len(standard)
 
 
 def test_validate_crds_rejects_a_misspelt_field(rendered, crd_verdicts):

@@ -200,3 +200,35 @@ def test_a_model_named_like_a_platform_directory_is_refused(tmp_path):
     result = modelops("render", "--repo", str(repo))
     assert result.returncode == 2
     assert "reserved" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_each_environment_names_its_kserve_deployment_mode_and_the_base_none(tmp_path):
+    """KServe's own default is Standard: the mode is always written, in KServe's current names."""
+    models = two_models()
+    models["churn"]["environments"]["production"].update(deployment_mode="RawDeployment", canary_steps=[])
+    repo = make_repo(tmp_path, models)
+    render(Context(repo=repo))
+    mode = "serving.kserve.io/deploymentMode"
+    assert patch_of(repo, "churn", "staging")["metadata"]["annotations"][mode] == "Knative"
+    production = patch_of(repo, "churn", "production")
+    assert production["metadata"]["annotations"][mode] == "Standard"
+    assert mode not in production["spec"]["predictor"]["annotations"]
+    base = yaml.safe_load((repo / "applications/churn/base/inferenceservice.yaml").read_text())
+    assert mode not in base["metadata"]["annotations"]
+
+
+def test_a_canary_in_standard_mode_is_refused_naming_the_field(tmp_path):
+    """Standard mode ignores canaryTrafficPercent: the canary version would take all the traffic."""
+    models = two_models()
+    models["churn"]["environments"]["staging"]["deployment_mode"] = "Standard"
+    models["churn"]["environments"]["production"]["deployment_mode"] = "Standard"
+    repo = make_repo(tmp_path, models)
+    result = modelops("validate", "--repo", str(repo))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "models.churn.environments.staging.canary: KServe's Standard mode splits no traffic" in result.stderr
+    )
+    # production runs no canary yet, but promotion.canary_steps would start one there.
+    assert "models.churn.environments.production.deployment_mode: KServe's Standard mode" in result.stderr
+    assert modelops("render", "--repo", str(repo)).returncode == 2
+    assert not (repo / "applications").exists()

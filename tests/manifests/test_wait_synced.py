@@ -12,8 +12,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from modelops.cli import main
+from tests.core.inference_services import inference_service, upstream, with_spec
 from tests.helpers import modelops
-from tests.manifests.fixtures import PREFIX, git, make_repo, two_models
+from tests.manifests.fixtures import PREFIX, git, make_repo, two_models, write_models
 
 APP = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/{name}"
 ISVC = "/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
@@ -49,28 +50,6 @@ def application(
     if message:
         status["health"]["message"] = message
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "status": status}
-
-
-def inference_service(uri: str, canary: int | None, ready: str = "True") -> dict:
-    traffic = [{"revisionName": "churn-predictor-00002", "latestRevision": True, "percent": canary or 100}]
-    if canary:
-        traffic.append(
-            {"revisionName": "churn-predictor-00001", "latestRevision": False, "percent": 100 - canary}
-        )
-    predictor = {"model": {"storageUri": uri}}
-    if canary is not None:
-        predictor["canaryTrafficPercent"] = canary
-    return {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": "churn", "generation": 2},
-        "spec": {"predictor": predictor},
-        "status": {
-            "observedGeneration": 2,
-            "conditions": [{"type": "Ready", "status": ready}],
-            "components": {"predictor": {"traffic": traffic}},
-        },
-    }
 
 
 @dataclass
@@ -235,3 +214,89 @@ def test_a_synced_revision_whose_history_holds_the_expected_commit_counts_and_on
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["polls"] == 2  # the unrelated revision waited, the later one counted
     assert f"synced at {elsewhere}" in result.stderr
+
+
+def test_an_unhealthy_application_without_a_message_is_explained_by_the_inference_services_condition(
+    repo, tmp_path, httpserver, wait
+):
+    """Argo CD before v3.5 leaves the Application's health message empty (here Argo CD's own fixture)."""
+    head = git(repo, "rev-parse", "HEAD")
+    httpserver.expect_request(APP.format(name="churn-production")).respond_with_json(
+        application(head, health="Progressing")
+    )
+    waiting = with_spec(upstream("progressing.yaml"), f"{PREFIX}/churn-classifier/3")
+    httpserver.expect_request(ISVC.format(ns="models-production", name="churn")).respond_with_json(waiting)
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, _ = wait(
+        repo, config, "--model", "churn", "--env", "production", "--timeout", "0.3", "--interval", "0.1"
+    )
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["detail"] == (
+        "timed out after 0.3s: Application argocd/churn-production is Progressing; InferenceService "
+        'models-production/churn: Ready Unknown: RevisionMissing: Configuration "hello-world-predictor-default" '
+        "is waiting for a Revision to become ready."
+    )
+
+
+def test_a_degraded_application_without_a_message_fails_at_once_naming_the_failed_load(
+    repo, tmp_path, httpserver, wait
+):
+    head = git(repo, "rev-parse", "HEAD")
+    httpserver.expect_request(APP.format(name="churn-production")).respond_with_json(
+        application(head, health="Degraded")
+    )
+    failed = with_spec(upstream("degraded.yaml"), f"{PREFIX}/churn-classifier/3")
+    httpserver.expect_request(ISVC.format(ns="models-production", name="churn")).respond_with_json(failed)
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, _ = wait(repo, config, "--model", "churn", "--env", "production", "--timeout", "60")
+    assert result.returncode == 1
+    detail = json.loads(result.stdout)["detail"]
+    assert detail.startswith("Application argocd/churn-production is Degraded; InferenceService ")
+    assert "model BlockedByFailedLoad: Ready False: Predictor ingress not created" in detail
+    assert len(httpserver.log) == 2
+
+
+def test_a_failed_load_behind_a_healthy_application_fails_at_once(repo, tmp_path, httpserver, wait):
+    head = git(repo, "rev-parse", "HEAD")
+    httpserver.expect_request(APP.format(name="churn-production")).respond_with_json(application(head))
+    failed = inference_service(f"{PREFIX}/churn-classifier/3", ready="False", reason="RevisionFailed")
+    failed["status"]["modelStatus"] = {"transitionStatus": "BlockedByFailedLoad"}
+    httpserver.expect_request(ISVC.format(ns="models-production", name="churn")).respond_with_json(failed)
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, took = wait(repo, config, "--model", "churn", "--env", "production", "--timeout", "60")
+    assert result.returncode == 1 and took < 30
+    assert json.loads(result.stdout)["detail"] == (
+        "InferenceService models-production/churn is not ready: model BlockedByFailedLoad: "
+        "Ready False: RevisionFailed"
+    )
+
+
+def test_a_standard_mode_environment_is_in_sync_without_traffic_targets(tmp_path, httpserver, wait):
+    models = two_models()
+    models["churn"]["environments"]["production"].update(deployment_mode="Standard", canary_steps=[])
+    repo = make_repo(tmp_path / "standard", models, commit=True)
+    head = git(repo, "rev-parse", "HEAD")
+    httpserver.expect_request(APP.format(name="churn-production")).respond_with_json(application(head))
+    raw = with_spec(upstream("healthy_raw.yaml"), f"{PREFIX}/churn-classifier/3")
+    httpserver.expect_request(ISVC.format(ns="models-production", name="churn")).respond_with_json(raw)
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, _ = wait(repo, config, "--model", "churn", "--env", "production", "--timeout", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["expected"]["deployment_mode"] == "Standard"
+    assert "Ready in Standard mode" in report["detail"]
+    # The same InferenceService in an environment that asks for Knative: KServe will not switch modes.
+    models["churn"]["environments"]["production"]["deployment_mode"] = "Knative"
+    write_models(repo, models)
+    git(repo, "commit", "-qam", "production back to Knative")
+    httpserver.clear()
+    httpserver.expect_request(APP.format(name="churn-production")).respond_with_json(
+        application(git(repo, "rev-parse", "HEAD"))
+    )
+    httpserver.expect_request(ISVC.format(ns="models-production", name="churn")).respond_with_json(raw)
+    result, _ = wait(repo, config, "--model", "churn", "--env", "production", "--timeout", "60")
+    assert result.returncode == 1
+    assert (
+        "KServe runs it in Standard mode but models.yaml asks for Knative"
+        in json.loads(result.stdout)["detail"]
+    )

@@ -95,6 +95,15 @@ def test_the_container_args_are_ones_the_entry_point_understands(container: dict
     assert [p["containerPort"] for p in container["ports"]] == [args.http_port]
 
 
+def test_ready_means_the_model_answers_ready_in_both_deployment_modes(container: dict[str, Any]) -> None:
+    """The path the server answers 503 on until the warm-up passed (test_serve_local), on its port:
+    KServe's Standard mode has no queue-proxy, so without it a started container would count as Ready."""
+    probe = container["readinessProbe"]["httpGet"]
+    args = build_parser().parse_known_args([a.replace("{{.Name}}", "churn") for a in container["args"]])[0]
+    assert probe["path"].replace("{{.Name}}", "churn") == f"/v1/models/{args.model_name}"
+    assert probe["port"] == args.http_port == container["ports"][0]["containerPort"]
+
+
 def test_metrics_are_announced_on_the_serving_port(
     runtime: dict[str, Any], container: dict[str, Any]
 ) -> None:

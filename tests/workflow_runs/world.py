@@ -32,6 +32,7 @@ import yaml
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
+from tests.core.inference_services import inference_service
 from tests.forge_github.hub import APP_CLIENT_ID, APP_ID, Hub, Run, install_hooks
 from tests.helpers import VENV_BIN, modelops
 from tests.workflow_runs.act import STANDINS, RunResult, require_act, run_act
@@ -118,20 +119,14 @@ class KubeDouble:
                     environ, start_response
                 )
             predictor = document["spec"]["predictor"]
-            canary = predictor.get("canaryTrafficPercent")
-            body = {
-                "apiVersion": "serving.kserve.io/v1beta1",
-                "kind": "InferenceService",
-                "metadata": {"name": parts[-1], "generation": 1},
-                "spec": {"predictor": predictor},
-                "status": {
-                    "observedGeneration": 1,
-                    "conditions": [{"type": "Ready", "status": "True"}],
-                    "components": {
-                        "predictor": {"traffic": [{"latestRevision": True, "percent": canary or 100}]}
-                    },
-                },
-            }
+            mode = document["metadata"]["annotations"]["serving.kserve.io/deploymentMode"]
+            body = inference_service(
+                predictor["model"]["storageUri"],
+                predictor.get("canaryTrafficPercent"),
+                mode=mode,
+                name=parts[-1],
+            )
+            body["spec"]["predictor"] = predictor
             return _kube(200, body)(environ, start_response)
         return _kube(404, {"kind": "Status", "code": 404, "reason": "NotFound"})(environ, start_response)
 

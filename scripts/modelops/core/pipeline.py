@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelops.core.alert_rules import parse_duration
+from modelops.core.readiness import STANDARD
 from modelops.core.state import Environment, Model
 from modelops.errors import BadInput
 
@@ -170,6 +171,15 @@ def pipeline_problems(model: Model, limits: PipelineLimits = DEFAULT_LIMITS) -> 
                 )
                 if problem not in found:  # model-level steps are shared by every environment
                     found.append(problem)
+        if env.deployment_mode == STANDARD and (resolved.canary_steps or env.canary is not None):
+            # KServe's Standard mode ignores canaryTrafficPercent: a "canary" would take all traffic.
+            found.append(
+                PipelineProblem(
+                    f"{at}.canary" if env.canary is not None else f"{at}.deployment_mode",
+                    "KServe's Standard mode splits no traffic, so a canary would take it all: set "
+                    "canary_steps: [] in this environment, or deployment_mode: Knative",
+                )
+            )
         if list(resolved.canary_steps) != sorted(set(resolved.canary_steps)) and env.canary_steps is not None:
             found.append(PipelineProblem(f"{at}.canary_steps", "steps must rise strictly"))
         if env.auto_promote and env.name in protected:

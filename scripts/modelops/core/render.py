@@ -10,7 +10,10 @@ Model added to models.yaml needs no hand-written manifest. The rendering is a pu
 desired state: sorted keys, one formatting, a header naming the generator, so rendering twice gives
 the same bytes and a bump changes only the files of the Model it touches.
 
-Canary semantics (KServe, Serverless mode): the InferenceService spec always describes the *newest*
+Deployment mode: each overlay sets `serving.kserve.io/deploymentMode` from the Environment's
+`deployment_mode` (Knative unless models.yaml says Standard), so the cluster's default never decides.
+
+Canary semantics (KServe, Knative mode; Standard mode splits no traffic and validate refuses a canary there): the InferenceService spec always describes the *newest*
 revision. With a canary, the predictor's storageUri is the canary Version and `canaryTrafficPercent`
 is the canary's traffic; KServe keeps serving the last revision rolled out at 100 % (the pinned
 Version) with the rest. Ending a canary drops `canaryTrafficPercent`: either the pin moved to the
@@ -32,6 +35,7 @@ from typing import Any
 import yaml
 
 from modelops.core.pipeline import default_namespace, stage
+from modelops.core.readiness import MODE_ANNOTATION
 from modelops.core.state import DesiredState, Environment, Model
 from modelops.errors import BadInput
 
@@ -139,7 +143,7 @@ def _base(model: Model) -> dict[str, str]:
         "metadata": {
             "name": model.name,
             "labels": labels,
-            "annotations": {SYNC_WAVE: "0", "serving.kserve.io/deploymentMode": "Serverless"},
+            "annotations": {SYNC_WAVE: "0"},
         },
         "spec": {
             "predictor": {
@@ -226,7 +230,11 @@ def _inference_service_patch(model: Model, env: Environment, uri_prefix: str) ->
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
-        "metadata": {"name": model.name, "labels": labels, "annotations": annotations},
+        "metadata": {
+            "name": model.name,
+            "labels": labels,
+            "annotations": {**annotations, MODE_ANNOTATION: env.deployment_mode},
+        },
         "spec": {"predictor": predictor},
     }
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelops.core.readiness import DEFAULT_MODE, deployment_mode
+
 REQUIRED_ENVIRONMENTS = ("staging", "production")
 HISTORY_LIMIT = 10
 # Argo CD's name for the cluster it runs in.
@@ -58,6 +60,8 @@ class Environment:
     auto_promote: bool | None = None
     cluster: str = DEFAULT_CLUSTER
     namespace: str | None = None
+    # KServe's deployment mode there (core/readiness.py): Knative splits traffic, Standard does not.
+    deployment_mode: str = DEFAULT_MODE
 
     @property
     def previous_alias(self) -> str:
@@ -227,6 +231,7 @@ def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
         auto_promote=None if raw.get("auto_promote") is None else bool(raw["auto_promote"]),
         cluster=str(destination.get("cluster", DEFAULT_CLUSTER)),
         namespace=None if destination.get("namespace") is None else str(destination["namespace"]),
+        deployment_mode=deployment_mode(str(raw.get("deployment_mode") or DEFAULT_MODE)),
     )
 
 

@@ -2,8 +2,11 @@
 
 Done means: the Argo CD Application `<model>-<env>` is Synced at the expected git revision and
 Healthy, and the InferenceService is Ready, serves the storageUri rendered from models.yaml and
-splits traffic as the canary says. An unpinned Environment is done when its InferenceService is
-gone. A Degraded Application fails at once; anything else is polled until the timeout.
+splits traffic as the canary says (core/readiness.py judges what KServe reports, per deployment mode).
+An unpinned Environment is done when its InferenceService is gone. A Degraded Application, or an
+InferenceService in a state waiting cannot change, fails at once; anything else is polled until the
+timeout. Argo CD before v3.5 leaves the Application's health message empty: the InferenceService's own
+condition is reported instead.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from modelops.context import Context
+from modelops.core import readiness
 from modelops.core.document import ModelsDocument
 from modelops.core.pipeline import stage
 from modelops.core.render import application_name, serving, storage_uri
@@ -37,6 +41,7 @@ class Expectation:
     revision: str
     storage_uri: str | None  # None: nothing pinned, the InferenceService must not exist
     canary_traffic: int | None
+    deployment_mode: str = readiness.DEFAULT_MODE
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -86,15 +91,8 @@ def expectation(ctx: Context, model: str, env: str, revision: str | None = None)
             else None
         ),
         canary_traffic=served.canary_traffic if served else None,
+        deployment_mode=environment.deployment_mode,
     )
-
-
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 def _revision_matches(reported: str | None, expected: str) -> bool:
@@ -110,12 +108,14 @@ def check_application(
     where = f"Application {ARGOCD_NAMESPACE}/{want.application}"
     if app is None:
         return Observation("pending", f"{where} not found (is the ApplicationSet applied?)")
-    health = _get(app, "status", "health", "status") or "Unknown"
+    health = readiness.dig(app, "status", "health", "status") or "Unknown"
     if health == "Degraded":
-        message = _get(app, "status", "health", "message") or _get(app, "status", "operationState", "message")
+        message = readiness.dig(app, "status", "health", "message") or readiness.dig(
+            app, "status", "operationState", "message"
+        )
         return Observation("degraded", f"{where} is Degraded" + (f": {message}" if message else ""))
-    sync = _get(app, "status", "sync", "status") or "Unknown"
-    revision = _get(app, "status", "sync", "revision")
+    sync = readiness.dig(app, "status", "sync", "status") or "Unknown"
+    revision = readiness.dig(app, "status", "sync", "revision")
     if sync != "Synced":
         return Observation("pending", f"{where} is {sync} (revision {revision or 'none'})")
     if not _revision_matches(revision, want.revision) and not (
@@ -137,33 +137,29 @@ def check_inference_service(isvc: dict[str, Any] | None, want: Expectation) -> O
         return Observation("pending", f"{where} still exists although nothing is pinned")
     if isvc is None:
         return Observation("pending", f"{where} not found")
-    uri = _get(isvc, "spec", "predictor", "model", "storageUri")
-    if uri != want.storage_uri:
-        return Observation("pending", f"{where} serves {uri}, expected {want.storage_uri}")
-    canary = _get(isvc, "spec", "predictor", "canaryTrafficPercent")
-    if canary != want.canary_traffic:
-        return Observation(
-            "pending",
-            f"{where} canaryTrafficPercent is {canary}, expected {want.canary_traffic} (models.yaml)",
-        )
-    generation = _get(isvc, "metadata", "generation")
-    observed = _get(isvc, "status", "observedGeneration")
-    if isinstance(generation, int) and isinstance(observed, int) and observed < generation:
-        return Observation("pending", f"{where} generation {generation} not yet observed (at {observed})")
-    conditions = _get(isvc, "status", "conditions") or []
-    ready = next((c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"), None)
-    if ready is None or ready.get("status") != "True":
-        reason = (ready or {}).get("message") or (ready or {}).get("reason") or "no Ready condition"
-        return Observation("pending", f"{where} is not Ready: {reason}")
-    traffic = _get(isvc, "status", "components", "predictor", "traffic") or []
-    latest = sum(
-        int(t.get("percent") or 0) for t in traffic if isinstance(t, dict) and t.get("latestRevision")
+    verdict = readiness.judge(
+        isvc, readiness.Wanted(want.storage_uri, want.canary_traffic, want.deployment_mode)
     )
-    wanted = want.canary_traffic if want.canary_traffic is not None else 100
-    if latest != wanted:
-        return Observation("pending", f"{where} sends {latest}% to the latest revision, expected {wanted}%")
-    split = f" with the canary at {wanted}%" if want.canary_traffic is not None else ""
-    return Observation("ok", f"{where} Ready, serving {want.storage_uri}{split}")
+    if verdict.state == readiness.READY:
+        return Observation("ok", f"{where} {verdict.reason}")
+    state = "degraded" if verdict.state == readiness.DEGRADED else "pending"
+    return Observation(state, f"{where} is not ready: {verdict.reason}")
+
+
+def _isvc(kube: KubeReader, want: Expectation) -> dict[str, Any] | None:
+    return kube.get_custom("serving.kserve.io", "v1beta1", want.namespace, "inferenceservices", want.model)
+
+
+def explain(
+    kube: KubeReader, app: dict[str, Any] | None, seen: Observation, want: Expectation
+) -> Observation:
+    """Argo CD fills the Application's health message only from v3.5: without one, an unhealthy
+    Application is explained by the InferenceService's own condition."""
+    health = readiness.dig(app, "status", "health") or {}
+    if want.storage_uri is None or health.get("status") in (None, "Healthy") or health.get("message"):
+        return seen
+    said = readiness.reported(_isvc(kube, want)) or "not found"
+    return Observation(seen.state, f"{seen.detail}; InferenceService {want.namespace}/{want.model}: {said}")
 
 
 def observe(
@@ -172,9 +168,8 @@ def observe(
     app = kube.get_custom("argoproj.io", "v1alpha1", ARGOCD_NAMESPACE, "applications", want.application)
     app_state = check_application(app, want, contains)
     if app_state.state != "ok":
-        return app_state
-    isvc = kube.get_custom("serving.kserve.io", "v1beta1", want.namespace, "inferenceservices", want.model)
-    isvc_state = check_inference_service(isvc, want)
+        return explain(kube, app, app_state, want)
+    isvc_state = check_inference_service(_isvc(kube, want), want)
     if isvc_state.state != "ok":
         return isvc_state
     return Observation("ok", f"{app_state.detail}; {isvc_state.detail}")
