@@ -3,7 +3,10 @@ mode the predictor's revisions and traffic targets; never the generation counter
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import yaml
 
 from modelops.core.readiness import (
     DEGRADED,
@@ -25,6 +28,7 @@ from tests.core.inference_services import (
     upstream,
     with_spec,
 )
+from tests.helpers import SHARED
 
 URI = "s3://modelops-artifacts/mlflow/models/churn-classifier/5"
 # Argo CD's Suspended (a stopped InferenceService) serves nothing and stays so until someone acts.
@@ -148,3 +152,38 @@ def test_deployment_modes_take_kserves_current_and_deprecated_names():
     ]
     with pytest.raises(ValueError, match="'ModelMesh'"):
         deployment_mode("ModelMesh")
+
+
+def strict(schema: Any) -> Any:
+    """The CRD's schema with unknown fields refused (the API server would prune them silently)."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    found = {k: strict(v) for k, v in schema.items()}
+    if "properties" in found and "additionalProperties" not in found:
+        found["additionalProperties"] = bool(found.get("x-kubernetes-preserve-unknown-fields"))
+    return found
+
+
+CRD = SHARED / "schemas" / "crds" / "serving.kserve.io_inferenceservices.yaml"
+
+
+@pytest.mark.skipif(not CRD.is_file(), reason="KServe's InferenceService CRD is in ../shared/schemas")
+def test_the_statuses_the_double_serves_are_ones_kserves_crd_allows():
+    from jsonschema import Draft7Validator
+
+    crd = yaml.load(CRD.read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
+    validator = Draft7Validator(strict(served["schema"]["openAPIV3Schema"]["properties"]["status"]))
+    statuses = [
+        inference_service(URI, 10)["status"],
+        inference_service(URI, mode=STANDARD, ready="False", reason="MinimumReplicasUnavailable")["status"],
+        inference_service(URI, created="churn-predictor-00003", latest=None)["status"],
+        *(upstream(name)["status"] for name in argo_cd_health()),
+    ]
+    problems = [f"{e.json_path}: {e.message}" for status in statuses for e in validator.iter_errors(status)]
+    assert problems == []
+    misspelt = inference_service(URI)["status"]
+    misspelt["components"]["predictor"]["latestReadyRevisions"] = LATEST
+    assert not validator.is_valid(misspelt)
