@@ -66,6 +66,8 @@ def test_every_expression_compiles_and_guards_each_has():
                 "resource-limits",
                 "pinned-image",
                 "canary-limit",
+                "canary-mode",
+                "no-spec-canary",
             }
 
 
@@ -169,6 +171,24 @@ def test_predictor_images_need_a_tag_other_than_latest_or_a_digest(good, image, 
 def test_a_canary_may_take_at_most_half_the_traffic(good, traffic, allowed):
     good["spec"]["predictor"]["canaryTrafficPercent"] = traffic
     assert failing_rules(POLICIES[ISVC_POLICY], good) == ([] if allowed else ["canary-limit"])
+
+
+@pytest.mark.parametrize(
+    ("mode", "allowed"), [("Knative", True), ("Standard", False), ("RawDeployment", False)]
+)
+def test_a_canary_needs_the_deployment_mode_that_splits_traffic(good, mode, allowed):
+    good["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = mode
+    assert failing_rules(POLICIES[ISVC_POLICY], good) == []
+    good["spec"]["predictor"]["canaryTrafficPercent"] = 10
+    assert failing_rules(POLICIES[ISVC_POLICY], good) == ([] if allowed else ["canary-mode"])
+
+
+def test_kserves_standard_mode_canaries_are_denied_as_their_predictors_escape_the_rules(good):
+    predictor = {"name": "v9", "model": {"modelFormat": {"name": "mlflow"}, "storageUri": "s3://elsewhere/x"}}
+    good["spec"]["canary"] = [{"predictor": predictor, "trafficPercent": 90}]
+    assert failing_rules(POLICIES[ISVC_POLICY], good) == ["no-spec-canary"]
+    good["spec"]["canary"] = []
+    assert failing_rules(POLICIES[ISVC_POLICY], good) == []
 
 
 def test_each_bad_field_fails_its_own_rule_together(good):
