@@ -125,10 +125,11 @@ def test_a_pipeline_of_environments_is_copied_without_the_other_models_state() -
     doc = FILES["models.yaml"].replace(
         "      production:\n        version: null\n        run_id: null\n        alias: production",
         "      production:\n        version: null\n        run_id: null\n        alias: production\n"
-        "        upstream: staging\n        soak: 2h",
+        "        upstream: staging\n        soak: 2h\n        deployment_mode: Standard\n        canary_steps: []",
         1,
     )
     plan = plan_init("fraud", "regression", {**FILES, "models.yaml": doc})
     production = ModelsDocument(plan.modified["models.yaml"]).state().model("fraud").env("production")
     assert (production.upstream, production.soak) == ("staging", "2h")
+    assert production.deployment_mode == "Standard" and production.canary_steps == ()
     assert production.history == () or list(production.history) == []

@@ -67,7 +67,7 @@ ENV_STATE: dict[str, Any] = {
     "quarantined": [],
     "history": [],
 }
-ENV_CARRIED = ("alias", "upstream", "soak", "canary_steps", "auto_promote", "replicas")
+ENV_CARRIED = ("alias", "upstream", "soak", "canary_steps", "auto_promote", "replicas", "deployment_mode")
 DEFAULT_ENVIRONMENTS: Mapping[str, Mapping[str, Any]] = {
     "staging": {"alias": "staging", "replicas": 1},
     "production": {"alias": "production", "replicas": 2},
