@@ -14,7 +14,8 @@ post-receive hook reports the push, which becomes a `push` event. The rules it k
 - installation tokens expire an hour after they are minted (`clock` can be moved on);
 - primary (403, x-ratelimit-remaining 0) and secondary (429, retry-after) rate limits on request;
 - repository_dispatch's client_payload: at most 10 top-level properties, under 64 KB;
-- one running and one pending run per concurrency group: a newer pending run replaces the older.
+- one running and one pending run per concurrency group: a newer pending run replaces the older;
+- a fork runs no workflow until its owner enables Actions, and a disabled workflow starts no run.
 
 Each request and each JSON answer is checked against GitHub's OpenAPI description (and the GraphQL
 mutation against the GraphQL schema) when ../shared is present; `violations` lists what did not conform.
@@ -170,6 +171,10 @@ class Hub:
         self.lock = threading.RLock()
         self.clock_offset = 0.0
         self.allow_auto_merge = True
+        # A fork's Actions stay off until its owner enables them (the Actions tab); a workflow can be
+        # disabled on its own (PUT /repos/{owner}/{repo}/actions/workflows/{id}/disable).
+        self.actions_enabled = True
+        self.disabled_workflows: set[str] = set()
         self.ruleset_enforced = False
         self.required_checks = list(REQUIRED_CHECKS)
         self.bypass = {APP_BOT}
@@ -261,7 +266,7 @@ class Hub:
         pr: int | None = None,
     ) -> list[Run]:
         """GitHub's event → workflow runs rule, then the runs are queued (asynchronously, as on GitHub)."""
-        if not actor.starts_workflows and event not in DISPATCH_EVENTS:
+        if not self.actions_enabled or (not actor.starts_workflows and event not in DISPATCH_EVENTS):
             return []
         payload = {
             **payload,
@@ -275,7 +280,7 @@ class Hub:
         }
         started = []
         for name, document in self._workflows(sha).items():
-            if workflow is not None and name != workflow:
+            if (workflow is not None and name != workflow) or name in self.disabled_workflows:
                 continue
             on = triggers(document)
             if event not in on or not self._filters_match(event, on[event] or {}, payload):
@@ -676,6 +681,11 @@ class Hub:
             return self._repository_dispatch(body or {}, actor)
         if m := re.fullmatch(r"/actions/workflows/([^/]+)", rest):
             return 200, self._workflow_json(m.group(1))
+        if (m := re.fullmatch(r"/actions/workflows/([^/]+)/(disable|enable)", rest)) and method == "PUT":
+            (self.disabled_workflows.add if m.group(2) == "disable" else self.disabled_workflows.discard)(
+                m.group(1)
+            )
+            return 204, None
         if (m := re.fullmatch(r"/actions/workflows/([^/]+)/dispatches", rest)) and method == "POST":
             return self._workflow_dispatch(m.group(1), body or {}, actor)
         if rest == "/pulls" and method == "GET":
@@ -763,6 +773,8 @@ class Hub:
         spec = triggers(documents[workflow]).get("workflow_dispatch")
         if spec is None:
             return 422, {"message": "Workflow does not have 'workflow_dispatch' trigger"}
+        if workflow in self.disabled_workflows:
+            return 422, {"message": "Cannot trigger a 'workflow_dispatch' on a disabled workflow"}
         declared = (spec or {}).get("inputs", {}) or {}
         given = body.get("inputs", {}) or {}
         unexpected = sorted(set(given) - set(declared))
@@ -1041,7 +1053,7 @@ class Hub:
             "node_id": f"W_{wid}",
             "name": name.removesuffix(".yml"),
             "path": f".github/workflows/{name}",
-            "state": "active",
+            "state": "disabled_manually" if name in self.disabled_workflows else "active",
             "created_at": "2026-01-01T00:00:00Z",
             "updated_at": "2026-01-01T00:00:00Z",
             "url": f"{self.url}/repos/{REPOSITORY}/actions/workflows/{name}",

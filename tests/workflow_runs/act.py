@@ -156,6 +156,9 @@ def run_act(
         "/dev/null",
         "--input-file",
         "/dev/null",
+        # act would skip actions/checkout without a ref and copy the event's tree instead; the
+        # stand-in clones origin as GitHub's does (its remote is where a job pushes to).
+        "--no-skip-checkout",
         *local_repository_flags(checkout, workflow),
     ]
     for key, value in {"GITHUB_RUN_ID": str(run_id), **env}.items():

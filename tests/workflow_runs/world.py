@@ -13,6 +13,7 @@ uv's warm cache offline (no job downloads a package), and the stand-ins' locatio
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -246,10 +247,18 @@ def runner_environment(root: Path, hub: Hub, kube: KubeDouble, s3_url: str, orig
 
 
 @contextmanager
-def _process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _process(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """A server in its own process group (mlflow's uvicorn has workers), stopped with the group."""
     with log.open("wb") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
         try:
             yield process
         finally:
@@ -266,7 +275,7 @@ def _binary(name: str) -> str:
 
 
 @contextmanager
-def build_world(root: Path) -> Iterator[World]:
+def build_world(root: Path, *, seed: bool = True) -> Iterator[World]:
     act = require_act()
     with ExitStack() as stack:
         # The servers boot while the sandbox is made.
@@ -294,6 +303,8 @@ def build_world(root: Path) -> Iterator[World]:
                     "--serve-artifacts",
                 ],
                 root / "mlflow.log",
+                # No job runner (a huey consumer per CPU): the loop runs no MLflow server-side jobs.
+                {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             )
         )
         created = modelops("sandbox", "create", str(root / "sandbox"))
@@ -307,6 +318,8 @@ def build_world(root: Path) -> Iterator[World]:
             root / "runs",
             execute=lambda run, checkout, secrets: world.execute(run, checkout, secrets),
         )
+        # A fork runs no workflow until its owner enables Actions: the world is set up before.
+        hub.actions_enabled = False
         stack.callback(hub.close)
         install_hooks(origin, hub.url)
         kube = KubeDouble(origin)
@@ -361,6 +374,12 @@ def build_world(root: Path) -> Iterator[World]:
         )
         pushed = world.push_as("alice", clone)
         assert pushed.returncode == 0, pushed.stderr
+        if seed:
+            seed_production(world)
+        hub.actions_enabled = True
+        # board.yml (Pages) runs on every push to main; tests/board covers it, so here it is
+        # disabled, as a fork without Pages would (a disabled workflow starts no run).
+        hub.disabled_workflows.add("board.yml")
         yield world
         for run in hub.runs:
             if run.status in ("queued", "in_progress"):
@@ -368,35 +387,43 @@ def build_world(root: Path) -> Iterator[World]:
 
 
 def seed_production(world: World) -> dict[int, str]:
-    """churn v1 and v2 in the registry, production = v2 (previous v1) on origin; returns run ids."""
+    """churn v1 and v2 in the registry, staging and production = v2 (previous v1) on origin and in the aliases,
+    as the fork's owner sets it up before enabling Actions; visits the same, so that two models can
+    have incidents at once (its versions carry churn's artifacts: a rollback never loads a model).
+    Returns churn's run ids."""
+    from mlflow import MlflowClient
+
     from modelops.context import Context
     from modelops.core.document import ModelsDocument
     from modelops.flows.render import render
+    from modelops.flows.sync_registry import sync_registry
     from tests.e2e.world import register_versions
 
     run_ids = register_versions(world.clone, {"tracking_uri": world.tracking_uri, "artifact_root": None}, 2)  # type: ignore[dict-item]
+    client = MlflowClient(tracking_uri=world.tracking_uri, registry_uri=world.tracking_uri)
+    client.create_registered_model("visits-regressor")
+    for version in (1, 2):
+        # MLflow 3: the source is the logged model (models:/m-...), named by its model_id.
+        source = client.get_model_version("churn-classifier", str(version)).source
+        client.create_model_version(
+            "visits-regressor", source, run_id=run_ids[version], model_id=source.removeprefix("models:/")
+        )
     doc = ModelsDocument.load(world.clone / "models.yaml")
-    doc.promote(
-        "churn",
-        "production",
-        1,
-        at="2026-01-01T00:00:00Z",
-        by="alice",
-        reason="first version",
-        run_id=run_ids[1],
-    )
-    doc.promote(
-        "churn",
-        "production",
-        2,
-        at="2026-01-02T00:00:00Z",
-        by="alice",
-        reason="newer version",
-        run_id=run_ids[2],
-    )
+    for model, env in itertools.product(("churn", "visits"), ("staging", "production")):
+        for version, day, reason in ((1, "01", "first version"), (2, "02", "newer version")):
+            doc.promote(
+                model,
+                env,
+                version,
+                at=f"2026-01-{day}T00:00:00Z",
+                by="alice",
+                reason=reason,
+                run_id=run_ids[version],
+            )
     (world.clone / "models.yaml").write_text(doc.dump(), encoding="utf-8")
     render(Context(repo=world.clone))
-    publish(world, world.clone, "promote churn v2 to production")
+    publish(world, world.clone, "promote churn v2 and visits v2 to staging and production")
+    sync_registry(Context(repo=world.clone, tracking_uri_override=world.tracking_uri))
     return run_ids
 
 
