@@ -12,9 +12,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="wait until Argo CD and KServe serve what models.yaml pins for a model in an environment",
         description="Poll the Argo CD Application <model>-<env> (namespace argocd) until it is Synced at the "
         "expected git revision (HEAD by default) and Healthy, and the InferenceService <model> in models-<env> "
-        "is Ready, serves the pinned version's storageUri and splits traffic as the canary in models.yaml says. "
+        "is Ready, serves the pinned version's storageUri and splits traffic as the canary in models.yaml says "
+        "(in the environment's KServe deployment_mode: Knative reports revisions and traffic, Standard neither). "
         "Uses KUBECONFIG (or ~/.kube/config, or the in-cluster account). Exit 0 in sync, 1 on a mismatch at the "
-        "timeout or at once when the Application is Degraded, 3 when the cluster cannot be reached.",
+        "timeout, or at once when the Application is Degraded or KServe reports what waiting cannot change (a "
+        "failed model load, a stopped service, another deployment mode), 3 when the cluster cannot be reached.",
     )
     p.add_argument("--model", required=True, help="model name in models.yaml")
     p.add_argument("--env", required=True, help="environment name in models.yaml")
