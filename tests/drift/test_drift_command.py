@@ -108,6 +108,30 @@ def test_an_unreadable_file_is_bad_input(repo: Path) -> None:
     assert done.returncode == 2 and str(garbage) in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("rows", [1, 99])
+def test_a_window_too_small_to_be_a_distribution_is_refused_not_judged(repo: Path, rows: int) -> None:
+    """A one-row window's PSI is past any band: refused with exit 2, naming the file and the count."""
+    window = repo / f"tiny-{rows}.csv"
+    churn_frame(rows, [12], seed=31, year=2025).to_csv(window, index=False)
+    done = modelops("drift", "--model", "churn", "--current", str(window), "--repo", str(repo))
+    assert done.returncode == 2, done.stdout + done.stderr
+    noun = "row" if rows == 1 else "rows"
+    assert done.stderr.strip().splitlines() == [
+        f"modelops: error: {window}: the window has {rows} {noun}; drift needs at least 100 "
+        "(ten a PSI bin): wait for more traffic or widen the window"
+    ]
+    assert done.stdout == ""
+
+
+def test_runtime_summaries_that_count_too_few_rows_are_refused_too(repo: Path) -> None:
+    reference = pd.read_csv(repo / "data" / "churn" / "train.csv")
+    snapshot = _snapshot(churn_frame(40, [12], seed=32, year=2025), reference)
+    path = repo / "quiet.json"
+    path.write_text(json.dumps(snapshot))
+    done = modelops("drift", "--model", "churn", "--current", str(path), "--no-record", "--repo", str(repo))
+    assert done.returncode == 2 and "the window has 40 rows" in done.stderr, done.stdout + done.stderr
+
+
 def test_runtime_summaries_as_json_and_prometheus_text(repo: Path) -> None:
     reference = pd.read_csv(repo / "data" / "churn" / "train.csv")
     ok = churn_frame(600, [12], seed=32, year=2025)

@@ -58,6 +58,20 @@ NEW_CATEGORY_SHARE = 0.05
 KS_EXACT_MAX_N = 10000
 # Below this, a KS p-value is reported as its DKW upper bound (see ks_pvalue).
 TINY_PVALUE = 1e-12
+# PSI over DEFAULT_BINS quantile bins reads noise below about ten rows a bin: a one-row window's PSI
+# alone is past any drift band. So a window smaller than this is refused, never judged.
+MIN_WINDOW_ROWS = 10 * DEFAULT_BINS
+
+
+def require_window_rows(rows: int, source: str, minimum: int = MIN_WINDOW_ROWS) -> None:
+    """Refuse (BadInput) a current window too small to be a distribution."""
+    if rows < minimum:
+        noun = "row" if rows == 1 else "rows"
+        raise BadInput(
+            f"{source}: the window has {rows} {noun}; drift needs at least {minimum} "
+            f"(ten a PSI bin): wait for more traffic or widen the window"
+        )
+
 
 Status = Literal["stable", "watch", "drift", "pipeline_suspect"]
 Severity = Literal["major", "minor"]

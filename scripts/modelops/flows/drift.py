@@ -37,6 +37,7 @@ from modelops.core.drift import (
     compare_categorical,
     compare_numeric,
     parse_snapshot,
+    require_window_rows,
 )
 from modelops.core.retrain_policy import WindowObservation, sustained_severity
 from modelops.core.state import DriftSettings
@@ -450,9 +451,12 @@ def run_drift(
     ref_df = read_table(ref_path, spec.all, spec.categorical, optional)
     current_data: pd.DataFrame | Mapping[str, Current]
     if current.suffix.lower() in (".json", ".prom", ".txt"):
-        current_data, _ = read_summaries(current)
+        current_data, rows = read_summaries(current)
     else:
         current_data = read_table(current, spec.all, spec.categorical, optional)
+        rows = len(current_data)
+    if rows is not None:
+        require_window_rows(rows, str(current))
     ledger = ledger_for(ctx)
     report = analyse(
         ref_df,
