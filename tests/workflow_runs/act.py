@@ -108,7 +108,8 @@ def _dotenv(values: dict[str, str]) -> str:
 
 def job_name(act_job: str) -> str:
     """act's `job` field is "<workflow name>/<job name>"; GitHub names the check run after the job."""
-    return act_job.split("/", 1)[1] if "/" in act_job else act_job
+    # act pads the names to align its log columns.
+    return (act_job.split("/", 1)[1] if "/" in act_job else act_job).strip()
 
 
 def run_act(
