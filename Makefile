@@ -37,7 +37,7 @@ test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/core $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/core tests/architecture $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	-@./scripts/install-binaries --if-root

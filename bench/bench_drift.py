@@ -91,8 +91,9 @@ def _share(name: str, value: float, baseline: str) -> dict[str, object]:
 
 
 def run(quick: bool) -> list[dict[str, object]]:
+    from modelops.core.params import FeatureSpec
     from modelops.core.state import DriftSettings
-    from modelops.flows.drift import FeatureSpec, analyse
+    from modelops.flows.drift import analyse
 
     n_ref, n_cur = (100_000, 10_000) if quick else (1_000_000, 100_000)
     reference, current = _frames(n_ref, n_cur)

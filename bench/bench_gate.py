@@ -10,7 +10,7 @@ and a higher ρ only narrows the CI (fewer false blocks; the missed-regression r
 −margin stays ≈ 2.5 % whatever ρ, since the rule is a non-inferiority test). The champion
 has AUC 0.79 (the churn model's golden AUC). Scenarios: equal true AUCs (a block is a false block), and
 challengers worse by 0.01 and 0.02 (a pass is a missed regression). Each pair runs the real gate
-(`modelops.core.gate.paired_bootstrap`, percentile 95 % CI) once; the decision "CI lower bound > margin"
+(`modelops.core.metrics.evaluate`, the recipe `modelops evaluate` runs: percentile 95 % paired-bootstrap CI) once; the decision "CI lower bound > margin"
 is then read off for every margin on a grid, and compared with the plain rules
 "challenger − champion > 0.005" and "relative change ≥ −0.005" on the same pairs.
 
@@ -76,15 +76,21 @@ def _pair(rng: np.random.Generator, drop: float) -> tuple[Any, Any, Any]:
 
 def study(pairs: int, samples: int, seed: int = 2026) -> dict[str, Any]:
     """For each drop: the gate's CI lower bounds and the plain rules' verdicts over `pairs` pairs."""
-    from modelops.core.gate import paired_bootstrap
+    from dataclasses import replace
 
+    from modelops.core import metrics
+    from modelops.core.state import GateSettings
+
+    settings = GateSettings(margin=CURRENT_MARGIN, bootstrap_samples=samples)
     out: dict[str, Any] = {}
     for drop in DROPS:
         rng = np.random.default_rng([seed, int(drop * 10_000)])
         lows, plain, relative = [], [], []
         for i in range(pairs):
             y, champion, challenger = _pair(rng, drop)
-            boot = paired_bootstrap(y, champion, challenger, samples=samples, seed=seed + i)
+            decision = metrics.evaluate(replace(settings, seed=seed + i), y, champion, challenger)
+            assert decision.measured is not None and decision.measured.bootstrap is not None
+            boot = decision.measured.bootstrap
             lows.append(boot.ci_low)
             plain.append(boot.delta > PLAIN_DELTA)
             relative.append(boot.delta / boot.champion >= RELATIVE_LIMIT)

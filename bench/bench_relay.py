@@ -102,9 +102,9 @@ def _throughput(quick: bool, work: Path) -> dict[str, Any]:
     from tests.relay.sandbox import make_git_sandbox
     from tests.relay.support import TOKEN, RelayProcess, webhook
 
-    from modelops.adapters.incidents import DB_NAME, IncidentStore, State
+    from modelops.adapters.incidents import DB_NAME, IncidentStore
     from modelops.core.document import ModelsDocument
-    from modelops.core.incident import decide, parse_webhook
+    from modelops.core.incident import IncidentState, decide, parse_webhook
 
     seconds, clients, rounds = (2.0, 8, 3) if quick else (5.0, 16, 5)
     sandbox = make_git_sandbox(work / "throughput")
@@ -119,7 +119,7 @@ def _throughput(quick: bool, work: Path) -> dict[str, Any]:
     ).incident
     assert incident is not None
     store.claim(incident)
-    store.finish(incident.id, State.DISPATCHED, "seeded by the benchmark")
+    store.finish(incident.id, IncidentState.DISPATCHED, "seeded by the benchmark")
     store.close()
 
     # Both servers run side by side and take turns under the same clients, so a busy machine slows

@@ -32,7 +32,7 @@ def run(quick: bool) -> list[dict[str, object]]:
     from modelops.serving.loader import LoadedVersion
     from modelops.serving.metrics import ServingMetrics
     from modelops.serving.predictor import Predictor
-    from modelops.serving.summaries import feature_specs
+    from modelops.serving.summaries import feature_bins
 
     train = synthetic_frame(2000, seed=1)
     pipeline = _pipeline(1.0).fit(train, _labels(train, seed=2))
@@ -44,7 +44,7 @@ def run(quick: bool) -> list[dict[str, object]]:
         "plan": "string",
     }
     loaded = LoadedVersion(
-        "1", "run", pipeline, types, train.head(3), tuple(feature_specs(types, profile_of(train))), True
+        "1", "run", pipeline, types, train.head(3), tuple(feature_bins(types, profile_of(train))), True
     )
     predictor = Predictor("churn", "churn", "bench", ServingMetrics(CollectorRegistry()), FaultSwitch())
     predictor.activate(loaded)

@@ -12,6 +12,7 @@ Resolution, most specific first:
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from dataclasses import dataclass, field
@@ -101,6 +102,11 @@ class Context:
         if credentials and self.env.get("GITHUB_REPOSITORY"):
             return "github"
         return "none"
+
+    @property
+    def actor(self) -> str:
+        """Who acts: the GitHub actor in a workflow, the login of whoever runs the command otherwise."""
+        return self.env.get("GITHUB_ACTOR") or getpass.getuser()
 
     @property
     def local_forge_dir(self) -> Path | None:

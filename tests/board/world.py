@@ -15,7 +15,7 @@ from pathlib import Path
 from modelops.adapters.incidents import DB_NAME, IncidentStore
 from modelops.context import Context
 from modelops.core.clock import utc_stamp
-from modelops.core.incident import Incident, Route
+from modelops.core.incident import Incident, IncidentKind
 from modelops.output import step
 from tests.e2e.world import ENV, MODEL, World, build_world
 
@@ -40,7 +40,9 @@ def build_board_world(root: Path) -> BoardWorld:
     world = build_world(root, versions=3)
     ctx = Context(repo=world.clone)
     starts = utc_stamp(datetime.now(UTC) - ALERT_LEAD)
-    incident = Incident(Route.ROLLBACK, MODEL, ENV, 2, "ModelErrorRateHigh", starts, "critical", "errors")
+    incident = Incident(
+        IncidentKind.ROLLBACK, MODEL, ENV, 2, "ModelErrorRateHigh", starts, "critical", "errors"
+    )
     store = IncidentStore(ctx.ensure_state_dir() / DB_NAME)
     try:
         store.claim(incident)

@@ -16,7 +16,7 @@ PARAMS = {
 STAGES = {
     "generate": {
         "cmd": "modelops data generate --out data/churn",
-        "deps": ["scripts/modelops/datagen.py"],
+        "deps": ["scripts/modelops/sandbox/datagen.py"],
         "params": ["data"],
         "outs": ["data/churn/train.csv", "data/churn/golden.csv"],
     },
@@ -90,7 +90,7 @@ def test_new_data_in_dvc_lock_trains_the_model_that_learns_from_it() -> None:
 
 
 def test_a_file_a_data_stage_depends_on_trains_its_model() -> None:
-    assert trained(BASE, head(), ["scripts/modelops/datagen.py"]) == ["churn"]
+    assert trained(BASE, head(), ["scripts/modelops/sandbox/datagen.py"]) == ["churn"]
     assert trained(BASE, head(), ["training/visits_data.py"]) == ["visits"]
 
 

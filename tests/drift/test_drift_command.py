@@ -211,9 +211,10 @@ modelops_feature_value_bucket{model="churn",env="production",version="2",feature
 
 
 def _read(path: Path) -> pd.DataFrame:
-    from modelops.flows.drift import read_table
+    from modelops.adapters.tables import read_table
+    from modelops.core.params import FeatureSpec
 
-    return read_table(path, [*NUMERIC, *CATEGORICAL], CATEGORICAL)
+    return read_table(path, FeatureSpec(numeric=tuple(NUMERIC), categorical=tuple(CATEGORICAL)))
 
 
 def test_a_numeric_column_of_strings_names_the_value_not_an_empty_column(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelops.core.params import FeatureSpec
 from modelops.core.state import DriftSettings
-from modelops.flows.drift import FeatureSpec, analyse
+from modelops.flows.drift import analyse
 
 
 def evidently_pvalues(reference: pd.DataFrame, current: pd.DataFrame, spec: FeatureSpec) -> dict[str, float]:

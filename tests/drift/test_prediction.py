@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from modelops.core.params import FeatureSpec
 from modelops.core.state import DriftSettings
-from modelops.flows.drift import FeatureSpec, analyse
+from modelops.flows.drift import analyse
 
 from .data import CATEGORICAL, NUMERIC, churn_frame
 

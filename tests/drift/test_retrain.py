@@ -16,97 +16,14 @@ import pytest
 
 from modelops.adapters.ledger import Ledger
 from modelops.context import Context
-from modelops.core.retrain_policy import (
-    RetrainRequest,
-    RunRecord,
-    WindowObservation,
-    decide,
-    performance_severity,
-    sustained_severity,
-)
-from modelops.core.state import DriftSettings
 from modelops.errors import Denied, ExternalError
+from modelops.flows import chains
 from modelops.flows import retrain as flow
 from modelops.flows.drift import run_drift
 
 from .data import churn_frame, make_repo
 
 T0 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
-
-
-# -- the policy, pure ----------------------------------------------------------------------------------
-
-
-def _req(source: str = "drift", severity: str = "major", at: datetime = T0) -> RetrainRequest:
-    return RetrainRequest("churn", severity, "test", source, at)  # type: ignore[arg-type]
-
-
-def _run(started: datetime, finished: datetime | None = None, id: int = 1) -> RunRecord:
-    return RunRecord(id, "churn", started, finished, None if finished is None else "proposed")
-
-
-def test_policy_major_drift_goes_when_nothing_ran() -> None:
-    assert decide(_req(), [], cooldown_hours=6)[0] == "go"
-
-
-def test_policy_a_run_in_flight_blocks_every_source_including_manual() -> None:
-    runs = [_run(T0 - timedelta(hours=7))]
-    for source in ("drift", "schedule", "manual"):
-        action, reason = decide(_req(source), runs, cooldown_hours=6)
-        assert action == "skip" and "in flight" in reason
-
-
-def test_policy_a_run_silent_for_too_long_no_longer_blocks() -> None:
-    runs = [_run(T0 - timedelta(hours=13))]
-    assert decide(_req(), runs, cooldown_hours=6, stale_run_hours=12)[0] == "go"
-
-
-def test_policy_cooldown_counts_from_the_last_start_whatever_its_outcome() -> None:
-    runs = [_run(T0 - timedelta(hours=5), T0 - timedelta(hours=4))]
-    action, reason = decide(_req(), runs, cooldown_hours=6)
-    assert action == "skip" and "cooldown" in reason
-    assert decide(_req(at=T0 + timedelta(hours=1, seconds=1)), runs, cooldown_hours=6)[0] == "go"
-
-
-def test_policy_manual_requests_bypass_the_cooldown() -> None:
-    runs = [_run(T0 - timedelta(hours=1), T0 - timedelta(minutes=10))]
-    assert decide(_req("manual"), runs, cooldown_hours=6)[0] == "go"
-
-
-def test_policy_minor_drift_waits_for_the_schedule() -> None:
-    assert decide(_req(severity="minor"), [], cooldown_hours=6)[0] == "defer"
-    assert decide(_req("schedule", severity="minor"), [], cooldown_hours=6)[0] == "go"
-
-
-SETTINGS = DriftSettings(sustained_windows=3, top_features=("tenure_months", "contract"))
-
-
-def _obs(hours: int, *features: str, prediction: bool = False, suspect: bool = False) -> WindowObservation:
-    return WindowObservation(T0 + timedelta(hours=hours), tuple(features), prediction, suspect)
-
-
-def test_sustained_major_needs_the_same_top_feature_in_each_of_the_last_n_windows() -> None:
-    assert sustained_severity([_obs(1, "tenure_months"), _obs(2, "tenure_months")], SETTINGS) is None
-    three = [_obs(1, "tenure_months"), _obs(2, "tenure_months", "plan"), _obs(3, "tenure_months")]
-    assert sustained_severity(three, SETTINGS) == "major"
-    alternating = [_obs(1, "tenure_months"), _obs(2, "contract"), _obs(3, "tenure_months")]
-    assert sustained_severity(alternating, SETTINGS) == "minor"
-    broken = [_obs(1, "tenure_months"), _obs(2, "tenure_months"), _obs(3, "tenure_months", suspect=True)]
-    assert sustained_severity(broken, SETTINGS) is None
-    interrupted = [_obs(1, "tenure_months"), _obs(2), _obs(3, "tenure_months"), _obs(4, "tenure_months")]
-    assert sustained_severity(interrupted, SETTINGS) is None
-
-
-def test_sustained_prediction_drift_is_major_and_other_features_minor() -> None:
-    assert sustained_severity([_obs(h, prediction=True) for h in (1, 2, 3)], SETTINGS) == "major"
-    assert sustained_severity([_obs(h, "plan") for h in (1, 2, 3)], SETTINGS) == "minor"
-
-
-def test_a_performance_drop_triggers_by_its_size() -> None:
-    assert performance_severity(0.80, 0.83, tolerance=0.02) == "major"
-    assert performance_severity(0.815, 0.83, tolerance=0.02) == "minor"
-    assert performance_severity(0.825, 0.83, tolerance=0.02) is None
-    assert performance_severity(0.30, 0.25, tolerance=0.02, higher_is_better=False) == "major"
 
 
 # -- requests through the ledger ---------------------------------------------------------------------
@@ -129,7 +46,7 @@ def test_a_storm_of_drift_alerts_within_the_cooldown_starts_exactly_one_run(ctx:
     decisions = [_ask(ctx, T0 + timedelta(minutes=5 * i)) for i in range(20)]
     assert [d.action for d in decisions].count("go") == 1
     assert decisions[0].go
-    ledger = flow.ledger_for(ctx)
+    ledger = Ledger.for_context(ctx)
     assert len(ledger.requests("churn")) == 20
     assert len(ledger.runs("churn")) == 1
     # The first run is still in flight; once it finishes, the cooldown still holds the rest back.
@@ -152,7 +69,7 @@ def test_concurrent_alerts_start_exactly_one_run(ctx: Context) -> None:
     for t in threads:
         t.join()
     assert sorted(actions) == ["go"] + ["skip"] * 11
-    assert len(flow.ledger_for(ctx).runs("churn")) == 1
+    assert len(Ledger.for_context(ctx).runs("churn")) == 1
 
 
 def _alert_in_process(repo: str, start: Any, results: Any) -> None:
@@ -192,7 +109,7 @@ def test_a_run_in_flight_blocks_even_after_the_cooldown(ctx: Context) -> None:
 def test_minor_drift_waits_and_the_scheduled_run_serves_it(ctx: Context) -> None:
     minor = _ask(ctx, T0, severity="minor")
     assert minor.action == "defer"
-    ledger = flow.ledger_for(ctx)
+    ledger = Ledger.for_context(ctx)
     assert [r["id"] for r in ledger.pending("churn")] == [minor.request_id]
     assert ledger.runs("churn") == []
     scheduled = _ask(ctx, T0 + timedelta(hours=2), source="schedule")
@@ -224,7 +141,7 @@ def test_the_dispatcher_launches_only_what_was_allowed(ctx: Context) -> None:
     decisions = [_ask(ctx, T0 + timedelta(minutes=i), dispatch=dispatch) for i in range(5)]
     assert [d.run_id for d in launched] == [decisions[0].run_id]
     assert decisions[0].handle == "workflow run 42"
-    assert flow.ledger_for(ctx).run(decisions[0].run_id)["handle"] == "workflow run 42"
+    assert Ledger.for_context(ctx).run(decisions[0].run_id)["handle"] == "workflow run 42"
 
 
 def test_a_failed_dispatch_frees_the_model_instead_of_blocking_it(ctx: Context) -> None:
@@ -268,7 +185,7 @@ def test_seasonal_december_windows_never_trigger_a_retrain(ctx: Context) -> None
         assert not result.report.drift
         decision = flow.request_retrain_for_drift(ctx, model="churn", now=at, dispatch=pytest.fail)
         assert decision.action == "skip" and "not sustained" in decision.reason
-    assert flow.ledger_for(ctx).runs("churn") == []
+    assert Ledger.for_context(ctx).runs("churn") == []
 
 
 def test_a_performance_drop_goes_through_the_same_debounce(ctx: Context) -> None:
@@ -320,8 +237,8 @@ class Fakes:
         self.calls.append(("propose", args, kw))
         return type("Proposed", (), {"url": "forge://pr/3"})()
 
-    def run(self, ctx: Context, **kw: Any) -> flow.RetrainOutcome:
-        return flow.run_retrain(
+    def run(self, ctx: Context, **kw: Any) -> chains.RetrainOutcome:
+        return chains.run_retrain(
             ctx, "churn", "drift", train=self.train, evaluate=self.evaluate, propose=self.propose, **kw
         )
 
@@ -339,7 +256,7 @@ def test_the_executor_evaluates_against_staging_and_proposes_to_staging(ctx: Con
     assert prop_args[1:] == ("churn", 7, "staging")
     assert (prop_kw["evidence_dir"] / "report.md").is_file()
     assert outcome.outcome == "proposed" and outcome.pr == "forge://pr/3"
-    run = flow.ledger_for(ctx).run(decision.run_id)
+    run = Ledger.for_context(ctx).run(decision.run_id)
     assert run["outcome"] == "proposed" and run["finished_at"]
 
 
@@ -364,7 +281,7 @@ def test_a_quarantined_version_is_never_proposed(ctx: Context) -> None:
     with pytest.raises(Denied, match="quarantined"):
         fakes.run(ctx)
     assert [c[0] for c in fakes.calls] == ["train"]
-    (run,) = flow.ledger_for(ctx).runs("churn")
+    (run,) = Ledger.for_context(ctx).runs("churn")
     assert run.outcome == "refused_quarantined"
 
 
@@ -375,8 +292,8 @@ def test_a_crashed_training_finishes_the_run_so_the_model_is_not_blocked(ctx: Co
         raise RuntimeError("out of memory")
 
     with pytest.raises(RuntimeError):
-        flow.run_retrain(ctx, "churn", "drift", run_id=decision.run_id, train=crash)
-    run = flow.ledger_for(ctx).run(decision.run_id)
+        chains.run_retrain(ctx, "churn", "drift", run_id=decision.run_id, train=crash)
+    run = Ledger.for_context(ctx).run(decision.run_id)
     assert run["outcome"] == "failed" and "out of memory" in run["detail"]
     # Failed, but the cooldown still applies: a failing run is not restarted in a loop.
     assert _ask(ctx, T0 + timedelta(hours=1)).action == "skip"
@@ -394,7 +311,7 @@ def test_locally_an_allowed_run_starts_a_detached_executor_that_records_its_end(
     assert flow.select_dispatch(ctx).__qualname__.startswith("subprocess_dispatch")
     decision = flow.request_retrain(ctx, model="churn", severity="major", reason="drift", source="drift")
     assert decision.go and decision.handle and decision.handle.startswith("pid ")
-    ledger = flow.ledger_for(ctx)
+    ledger = Ledger.for_context(ctx)
     deadline = time.monotonic() + 120
     while ledger.run(decision.run_id)["finished_at"] is None and time.monotonic() < deadline:
         time.sleep(0.5)

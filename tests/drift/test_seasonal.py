@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from modelops.core.params import FeatureSpec
 from modelops.core.state import DriftSettings
-from modelops.flows.drift import FeatureSpec, analyse
+from modelops.flows.drift import analyse
 
 from .data import CATEGORICAL, NUMERIC, churn_frame
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from modelops.core.alert_rules import parse_duration
-from modelops.flows.loop import (
+from modelops.sandbox.loop import (
     LoopTimes,
     Service,
     Traffic,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from modelops.adapters.prom_stack import PromStack, binaries_available, free_port, missing_binaries
 from modelops.core.alert_rules import Profile
 from modelops.errors import ExternalError
 from modelops.flows.monitoring import render
+from modelops.sandbox.prom_stack import PromStack, binaries_available, free_port, missing_binaries
 from tests.helpers import REPO_ROOT, require_binary
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 
+from modelops.adapters.evidence import curves, render_markdown
 from modelops.adapters.github_forge import GitHubForge
 from modelops.core.promotion import PR_BODY_MAX_CHARS, PromotionPlan, pr_body
-from modelops.flows.evidence import curves, render_markdown
 from tests.forge_github.double import HEAD, REPOSITORY, GitHubDouble
 
 PULLS = f"/repos/{REPOSITORY}/pulls"

@@ -94,7 +94,7 @@ SERIES = [
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from modelops.adapters.prom_stack import ManagedProcess, free_port
+    from modelops.sandbox.prom_stack import ManagedProcess, free_port
 
     promtool, binary = require_binary("promtool"), require_binary("prometheus")
     work = tmp_path_factory.mktemp("prometheus")
@@ -212,7 +212,7 @@ def test_no_data_is_never_a_pass(prometheus: str, tmp_path: Path) -> None:
 
 
 def test_an_unreachable_prometheus_is_an_external_failure(tmp_path: Path) -> None:
-    from modelops.adapters.prom_stack import free_port
+    from modelops.sandbox.prom_stack import free_port
 
     box = with_canaries(tmp_path)
     result = analyze(box, "production", f"http://127.0.0.1:{free_port()}", "--dry-run")
@@ -224,7 +224,7 @@ def test_the_relay_runs_the_analysis_for_a_canary_alert(
     prometheus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from modelops.context import Context
-    from modelops.core.incident import Alert, Route, decide
+    from modelops.core.incident import Alert, IncidentKind, decide
     from modelops.relay.dispatch import FlowDispatcher
 
     box = with_canaries(tmp_path)
@@ -237,7 +237,7 @@ def test_the_relay_runs_the_analysis_for_a_canary_alert(
         "version": "5",
     }
     decision = decide(Alert("firing", labels, {}, "2026-12-01T10:00:00Z", "f1"), box.origin_state())
-    assert decision.route is Route.ANALYZE and decision.incident is not None
+    assert decision.kind is IncidentKind.ANALYZE and decision.incident is not None
     outcome = FlowDispatcher(Context(repo=box.clone)).analyze(decision.incident)
     assert outcome.detail == "canary analysis: abort (rollback)"
     staging = box.origin_state().model("churn").env("staging")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from modelops.adapters.prom_stack import free_port
 from modelops.core.notifications import NotificationSettings
 from modelops.errors import BadInput
+from modelops.sandbox.prom_stack import free_port
 from tests.helpers import modelops
 from tests.relay.sandbox import GitSandbox, make_git_sandbox
 

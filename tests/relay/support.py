@@ -14,61 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelops.adapters.incidents import State
-from modelops.core.incident import Incident
+from modelops.core.incident import Incident, IncidentState
 from modelops.core.rollback import NotServing
 from modelops.core.state import DesiredState
 from modelops.errors import Denied, ExternalError
 from modelops.relay.dispatch import Outcome
 from modelops.relay.log import JsonLog
 from modelops.relay.server import Auth, RelayHTTPServer, open_relay
+from tests.core.alerts import STARTS_AT as STARTS_AT
+from tests.core.alerts import alert as alert
+from tests.core.alerts import webhook as webhook
 
 TOKEN = "relay-test-token"
 SECRET = "relay-test-hmac-secret"
-STARTS_AT = "2026-11-20T10:00:00.000Z"
-
-
-def alert(
-    *,
-    status: str = "firing",
-    alertname: str = "ChurnHighErrorRate",
-    model: str = "churn",
-    env: str = "production",
-    version: str | None = "2",
-    action: str | None = "rollback",
-    starts_at: str = STARTS_AT,
-    **labels: str,
-) -> dict[str, Any]:
-    all_labels = {"alertname": alertname, "model": model, "env": env, "severity": "critical", **labels}
-    if version is not None:
-        all_labels["version"] = version
-    if action is not None:
-        all_labels["action"] = action
-    return {
-        "status": status,
-        "labels": all_labels,
-        "annotations": {"summary": "error ratio above 5% for 5m"},
-        "startsAt": starts_at,
-        "endsAt": "0001-01-01T00:00:00Z",
-        "generatorURL": "http://prometheus.local/graph",
-        "fingerprint": hashlib.sha256(json.dumps(all_labels, sort_keys=True).encode()).hexdigest()[:16],
-    }
-
-
-def webhook(*alerts: dict[str, Any], version: str = "4") -> dict[str, Any]:
-    alerts = alerts or (alert(),)
-    return {
-        "version": version,
-        "groupKey": '{}:{alertname="ChurnHighErrorRate"}',
-        "truncatedAlerts": 0,
-        "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
-        "receiver": "modelops-relay",
-        "groupLabels": {"alertname": alerts[0]["labels"].get("alertname", "")},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.local",
-        "alerts": list(alerts),
-    }
 
 
 def sign(body: bytes, secret: str = SECRET, *, at: float | None = None) -> dict[str, str]:
@@ -108,19 +66,23 @@ class CountingDispatcher:
             self.failures -= 1
             raise ExternalError("git push origin main: connection refused")
         if self.refuse:
-            return Outcome(State.REFUSED, str(NotServing("production: v7 is not serving (pinned v2)")))
+            return Outcome(
+                IncidentState.REFUSED, str(NotServing("production: v7 is not serving (pinned v2)"))
+            )
         if self.defer:
-            return Outcome(State.DEFERRED, str(Denied("production: v2 has no previous version recorded")))
+            return Outcome(
+                IncidentState.DEFERRED, str(Denied("production: v2 has no previous version recorded"))
+            )
         self.rollbacks.append(incident)
-        return Outcome(State.DISPATCHED, "rolled back v2 -> v1", f"commit-{len(self.rollbacks)}")
+        return Outcome(IncidentState.DISPATCHED, "rolled back v2 -> v1", f"commit-{len(self.rollbacks)}")
 
     def retrain(self, incident: Incident) -> Outcome:
         self.retrains.append(incident)
-        return Outcome(State.DISPATCHED, "retrain requested")
+        return Outcome(IncidentState.DISPATCHED, "retrain requested")
 
     def analyze(self, incident: Incident) -> Outcome:
         self.analyses.append(incident)
-        return Outcome(State.DISPATCHED, "canary analysis: abort (rollback)")
+        return Outcome(IncidentState.DISPATCHED, "canary analysis: abort (rollback)")
 
 
 @dataclass

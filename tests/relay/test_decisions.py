@@ -14,7 +14,7 @@ import pytest
 from modelops.adapters.incidents import IncidentStore
 from modelops.context import Context
 from modelops.core.document import ModelsDocument
-from modelops.core.incident import Incident, Route
+from modelops.core.incident import Incident, IncidentKind
 from modelops.relay.dispatch import FlowDispatcher
 from modelops.relay.log import JsonLog
 from modelops.relay.server import open_relay
@@ -126,7 +126,7 @@ def test_an_incident_log_from_before_subjects_is_opened_and_keeps_its_records(tm
             "1,1,'',NULL,0,0)"
         )
     store = IncidentStore(path)
-    incident = Incident(Route.ROLLBACK, "churn", "production", 2, "A", STARTS_AT, "critical", "r")
+    incident = Incident(IncidentKind.ROLLBACK, "churn", "production", 2, "A", STARTS_AT, "critical", "r")
     assert store.get("inc-old") is not None and store.claim(incident).won
     store.close()
 

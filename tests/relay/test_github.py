@@ -18,7 +18,7 @@ from werkzeug import Request, Response
 from modelops.adapters.github_client import RetryPolicy, call_github, github_client
 from modelops.adapters.github_dispatch import GitHubDispatch
 from modelops.context import Context
-from modelops.core.incident import Incident, Route
+from modelops.core.incident import Incident, IncidentKind
 from modelops.errors import BadInput, ExternalError
 from modelops.relay.dispatch import FlowDispatcher, dispatcher_for
 from tests.forge_github.app_double import CLIENT_ID, AppDouble, app_key_pair
@@ -30,7 +30,7 @@ REPO = "acme/models"
 DISPATCHES = f"/repos/{REPO}/dispatches"
 WORKFLOW_DISPATCHES = f"/repos/{REPO}/actions/workflows/rollback.yml/dispatches"
 INCIDENT = Incident(
-    kind=Route.ROLLBACK,
+    kind=IncidentKind.ROLLBACK,
     model="churn",
     env="production",
     version=2,

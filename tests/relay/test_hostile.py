@@ -16,7 +16,7 @@ from modelops.core.incident import MAX_ALERTS
 from modelops.errors import BadInput
 from modelops.relay.log import JsonLog
 from modelops.relay.server import open_relay
-from tests.core.test_hostile_input import HOSTILE
+from tests.commands.test_hostile_input import HOSTILE
 from tests.helpers import REPO_ROOT
 from tests.relay.support import (
     TOKEN,

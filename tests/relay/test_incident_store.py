@@ -8,12 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from modelops.adapters.incidents import DB_NAME, IncidentStore, State, lock_state_dir
-from modelops.core.incident import Incident, Route
+from modelops.adapters.incidents import DB_NAME, IncidentStore, lock_state_dir
+from modelops.core.incident import Incident, IncidentKind, IncidentState
 from modelops.errors import BadInput
 
 INCIDENT = Incident(
-    Route.ROLLBACK, "churn", "production", 2, "ChurnHighErrorRate", "2026-11-20T10:00:00Z", "critical", "r"
+    IncidentKind.ROLLBACK,
+    "churn",
+    "production",
+    2,
+    "ChurnHighErrorRate",
+    "2026-11-20T10:00:00Z",
+    "critical",
+    "r",
 )
 
 
@@ -38,7 +45,7 @@ def test_concurrent_processes_claiming_one_incident_produce_exactly_one_winner(t
         p.join(60)
     assert sum(wins.get(timeout=5) for _ in procs) == 1
     record = IncidentStore(Path(path)).get(INCIDENT.id)
-    assert record is not None and (record.state, record.deliveries) == (State.CLAIMED, 200)
+    assert record is not None and (record.state, record.deliveries) == (IncidentState.CLAIMED, 200)
 
 
 def test_concurrent_threads_claiming_one_incident_produce_exactly_one_winner(tmp_path: Path) -> None:
@@ -55,13 +62,17 @@ def test_concurrent_threads_claiming_one_incident_produce_exactly_one_winner(tmp
 def test_a_failed_dispatch_releases_the_claim_and_a_finished_one_never_does(tmp_path: Path) -> None:
     store = IncidentStore(tmp_path / DB_NAME)
     assert store.claim(INCIDENT).won
-    store.finish(INCIDENT.id, State.FAILED, "push rejected")
+    store.finish(INCIDENT.id, IncidentState.FAILED, "push rejected")
     retry = store.claim(INCIDENT)
     assert retry.won and retry.record.attempts == 2
-    store.finish(INCIDENT.id, State.DISPATCHED, "rolled back", "abc123")
+    store.finish(INCIDENT.id, IncidentState.DISPATCHED, "rolled back", "abc123")
     again = store.claim(INCIDENT)
     assert not again.won
-    assert (again.record.state, again.record.ref, again.record.attempts) == (State.DISPATCHED, "abc123", 2)
+    assert (again.record.state, again.record.ref, again.record.attempts) == (
+        IncidentState.DISPATCHED,
+        "abc123",
+        2,
+    )
 
 
 def test_orphaned_claims_are_released_when_a_relay_starts(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from modelops.adapters.prom_stack import ManagedProcess, free_port
+from modelops.sandbox.prom_stack import ManagedProcess, free_port
 from tests.helpers import REPO_ROOT, require_binary
 from tests.relay.support import TOKEN, CountingDispatcher, RunningRelay, alert, running_relay, webhook
 

@@ -273,14 +273,15 @@ def test_a_rollback_commit_converges_back_to_the_previous_version(
     started_v2 = server.metrics().value(contract.VERSION_START, **LABELS, version="2")
     path = repo / "models.yaml"
     doc = ModelsDocument.load(path)
-    assert doc.rollback(
+    plan = doc.rollback(
         "churn",
         "staging",
         at="2026-01-02T00:00:00Z",
         by="test",
         reason="error ratio",
         run_id=registry.run_ids[1],
-    ) == (2, 1)
+    )
+    assert plan is not None and (plan.from_version, plan.to_version) == (2, 1)
     path.write_text(doc.dump(), "utf-8")
 
     wait_for_version(server, "1")

@@ -16,7 +16,7 @@ from modelops.serving.summaries import (
     MAX_CATEGORIES,
     OTHER_CATEGORY,
     FeatureSummaries,
-    feature_specs,
+    feature_bins,
 )
 from tests.serving.conftest import Metrics
 
@@ -26,7 +26,7 @@ TYPES = {"tenure": "long", "charges": "double", "contract": "string"}
 def test_numeric_edges_come_from_the_profiles_quantiles_in_order() -> None:
     profile = {"features": {"tenure": {"quantiles": {"0.9": 60, "0.1": 5, "0.5": 30, "0.7": 30}}}}
 
-    specs = {s.name: s for s in feature_specs(TYPES, profile)}
+    specs = {s.name: s for s in feature_bins(TYPES, profile)}
 
     assert specs["tenure"].kind == "numeric"
     assert specs["tenure"].edges == (5.0, 30.0, 60.0)
@@ -39,13 +39,13 @@ def test_numeric_edges_come_from_the_profiles_quantiles_in_order() -> None:
     [{"edges": [1, 2, 3]}, {"bin_edges": [3, 2, 1, float("inf")]}, {"quantiles": [1, 2, 2, 3]}],
 )
 def test_a_profile_may_give_edges_or_quantiles_as_a_list(entry: dict[str, object]) -> None:
-    (spec,) = feature_specs({"x": "double"}, {"x": entry})
+    (spec,) = feature_bins({"x": "double"}, {"x": entry})
 
     assert spec.edges == (1.0, 2.0, 3.0)
 
 
 def test_a_value_on_an_edge_counts_in_that_edges_bin_and_missing_values_apart() -> None:
-    summaries = FeatureSummaries(feature_specs({"x": "double"}, {"x": {"edges": [1, 2]}}))
+    summaries = FeatureSummaries(feature_bins({"x": "double"}, {"x": {"edges": [1, 2]}}))
 
     summaries.observe(pd.DataFrame({"x": [0.5, 1.0, 1.5, 2.0, 2.5, None, math.inf]}))
 
@@ -57,7 +57,7 @@ def test_a_value_on_an_edge_counts_in_that_edges_bin_and_missing_values_apart() 
 
 def test_categories_from_the_profile_are_reported_even_when_unseen() -> None:
     profile = {"contract": {"categories": {"monthly": 10, "yearly": 5}}}
-    summaries = FeatureSummaries(feature_specs({"contract": "string"}, profile))
+    summaries = FeatureSummaries(feature_bins({"contract": "string"}, profile))
 
     summaries.observe(pd.DataFrame({"contract": ["monthly", "monthly", "weekly", None]}))
 
@@ -66,7 +66,7 @@ def test_categories_from_the_profile_are_reported_even_when_unseen() -> None:
 
 
 def test_distinct_categories_are_bounded() -> None:
-    summaries = FeatureSummaries(feature_specs({"id": "string"}))
+    summaries = FeatureSummaries(feature_bins({"id": "string"}))
 
     summaries.observe(pd.DataFrame({"id": [f"user-{i}" for i in range(MAX_CATEGORIES + 50)]}))
 
@@ -80,7 +80,7 @@ def test_the_exposition_has_cumulative_buckets_per_feature_and_version() -> None
     registry = CollectorRegistry()
     metrics = ServingMetrics(registry)
     key = SeriesKey("churn", "staging", "3")
-    specs = feature_specs(TYPES, {"tenure": {"edges": [10, 20]}})
+    specs = feature_bins(TYPES, {"tenure": {"edges": [10, 20]}})
     summaries = metrics.start_serving(key, "run-3", specs, at=1000.0)
 
     summaries.observe(
@@ -107,7 +107,7 @@ def test_the_exposition_has_cumulative_buckets_per_feature_and_version() -> None
 def test_a_new_version_takes_the_info_series_and_a_returning_one_keeps_its_counts() -> None:
     registry = CollectorRegistry()
     metrics = ServingMetrics(registry)
-    specs = feature_specs({"x": "double"})
+    specs = feature_bins({"x": "double"})
     v1, v2 = SeriesKey("churn", "production", "1"), SeriesKey("churn", "production", "2")
     metrics.start_serving(v1, "run-1", specs, at=1.0).observe(pd.DataFrame({"x": [1.0, 2.0]}))
     metrics.start_serving(v2, "run-2", specs, at=2.0)
@@ -124,7 +124,7 @@ def test_a_profile_with_both_edges_and_quantiles_bins_on_its_edges() -> None:
     # Training logs the deciles and, apart, the inner edges drift detection computes; the edges win.
     profile = {"x": {"kind": "numeric", "quantiles": {"0.1": 1.5, "0.5": 4.0}, "edges": [1.0, 4.0, 9.0]}}
 
-    (spec,) = feature_specs({"x": "double"}, profile)
+    (spec,) = feature_bins({"x": "double"}, profile)
 
     assert spec.edges == (1.0, 4.0, 9.0)
 
@@ -134,7 +134,7 @@ def test_drift_detection_reads_the_snapshot_as_the_same_bins_it_would_count_itse
 
     edges = [1.0, 4.0, 9.0]
     values = [0.0, 1.0, 1.0, 2.5, 4.0, 9.0, 12.0, np.nan]
-    summaries = FeatureSummaries(feature_specs({"x": "double", "c": "string"}, {"x": {"edges": edges}}))
+    summaries = FeatureSummaries(feature_bins({"x": "double", "c": "string"}, {"x": {"edges": edges}}))
     summaries.observe(pd.DataFrame({"x": values, "c": ["a", "b", "a", None, "a", "b", "a", "a"]}))
 
     parsed, n = parse_snapshot(summaries.snapshot(), "snapshot")

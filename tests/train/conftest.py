@@ -77,8 +77,8 @@ def _pin(repo: Path, env: str, version: int) -> None:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     from modelops.flows.evaluate import evaluate
-    from modelops.flows.sandbox import create_sandbox, sandbox_context
     from modelops.flows.train import TrainResult, train
+    from modelops.sandbox.world import create_sandbox, sandbox_context
 
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
     workdir = tmp_path_factory.mktemp("train-world") / "sandbox"

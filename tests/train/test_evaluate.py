@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelops.flows.evidence import render_markdown
+from modelops.adapters.evidence import render_markdown
 from tests.train.conftest import World
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from modelops.flows.evidence import clean, render_markdown, write_evidence
+from modelops.adapters.evidence import clean, render_markdown, write_evidence
 
 
 def _report(champion: int | None) -> dict:

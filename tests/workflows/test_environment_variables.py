@@ -22,7 +22,7 @@ from tests.workflows.workflow_files import action_paths, load, workflow_paths
 CODE = REPO_ROOT / "scripts" / "modelops"
 # Code that never runs on a runner: the model server and the relay run in the cluster (their variables
 # are set by their manifests), the sandbox and the local serving demo on a laptop.
-NOT_IN_ACTIONS = ("serving/", "relay/", "sandbox/", "flows/serve.py", "flows/demo.py", "flows/sandbox.py")
+NOT_IN_ACTIONS = ("serving/", "relay/", "sandbox/", "flows/serve.py", "sandbox/demo.py", "sandbox/world.py")
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$|^[A-Z]{2,}$")
 

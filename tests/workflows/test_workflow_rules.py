@@ -135,10 +135,17 @@ def test_rollback_starts_from_a_person_or_from_the_relay() -> None:
 def test_rollback_accepts_exactly_what_the_relay_sends() -> None:
     # GitHub refuses a workflow_dispatch carrying an input the workflow does not declare.
     from modelops.adapters.github_dispatch import rollback_payload
-    from modelops.core.incident import Incident, Route
+    from modelops.core.incident import Incident, IncidentKind
 
     incident = Incident(
-        Route.ROLLBACK, "churn", "production", 7, "ModelErrorRateHigh", "2026-01-01T00:00:00Z", "page", ""
+        IncidentKind.ROLLBACK,
+        "churn",
+        "production",
+        7,
+        "ModelErrorRateHigh",
+        "2026-01-01T00:00:00Z",
+        "page",
+        "",
     )
     sent = set(rollback_payload(incident))
     inputs = triggers(WORKFLOWS["rollback"])["workflow_dispatch"]["inputs"]

@@ -216,8 +216,7 @@ class GitHubForge:
 
         if number is None:
             return PullRequestFacts(number=None)
-        pr = self.get(number)
-        return PullRequestFacts(number=pr.number, labels=pr.labels, approvals=pr.approvals, author=pr.author)
+        return PullRequestFacts.of(self.get(number))
 
     # -- requests --------------------------------------------------------------------------------
 

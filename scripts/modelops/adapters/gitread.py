@@ -1,4 +1,5 @@
-"""Reading the repository's history: a file as it was at a ref, and the commit HEAD points at.
+"""Reading the repository's history: a file as it was at a ref, the desired state at a ref, and the
+commit HEAD points at.
 
 Read-only, so it needs none of adapters/git.py's landing machinery, but it runs git through the same
 `Git.run` (timeout, typed errors).
@@ -9,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelops.adapters.git import Git, GitCommandError
+from modelops.context import MODELS_FILE
+from modelops.core.document import ModelsDocument
+from modelops.core.state import DesiredState
 from modelops.errors import BadInput
 
 READ_TIMEOUT = 30.0
@@ -35,6 +39,15 @@ def read_at(repo: Path, ref: str, path: str) -> str | None:
         if "does not exist" in lowered or "exists on disk, but not in" in lowered:
             return None
         raise
+
+
+def state_at(repo: Path, ref: str, *, label: str | None = None) -> DesiredState:
+    """The desired state as committed at `ref` (errors name `label`, default the ref); empty when
+    models.yaml did not exist there yet."""
+    text = read_at(repo, ref, MODELS_FILE)
+    if text is None:
+        return DesiredState()
+    return ModelsDocument(text + "\n", filename=f"{label or ref}:{MODELS_FILE}").state()
 
 
 def head_commit(repo: Path) -> str:

@@ -15,7 +15,6 @@ back; `synchronous=NORMAL` survives a process crash (what a restart is), which i
 
 from __future__ import annotations
 
-import enum
 import fcntl
 import os
 import sqlite3
@@ -25,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
-from modelops.core.incident import Incident, same_firing
+from modelops.core.incident import FINAL_STATES, RETRY_STATES, Incident, IncidentState, same_firing
 from modelops.errors import BadInput, ExternalError
 
 DB_NAME = "relay-incidents.sqlite"
@@ -56,27 +55,13 @@ CREATE TABLE IF NOT EXISTS incidents (
 _ADDED = (("subject", "TEXT"), ("closed", "INTEGER NOT NULL DEFAULT 0"))
 
 
-class State(enum.StrEnum):
-    CLAIMED = "claimed"
-    DISPATCHED = "dispatched"
-    REFUSED = "refused"
-    FAILED = "failed"
-    DEFERRED = "deferred"  # refused for a reason that can pass: the next re-send decides again
-
-
-# States whose claim the next delivery takes over.
-RETRY_STATES = frozenset({State.FAILED, State.DEFERRED})
-
-
 _SELECT = "SELECT id, state, attempts, deliveries, detail, ref FROM incidents WHERE id = ?"
-
-FINAL_STATES = frozenset({State.DISPATCHED, State.REFUSED})
 
 
 @dataclass(frozen=True)
 class Record:
     id: str
-    state: State
+    state: IncidentState
     attempts: int
     deliveries: int
     detail: str
@@ -119,7 +104,12 @@ class IncidentStore:
 
     def _record(self, row: tuple[str, str, int, int, str, str | None]) -> Record:
         return Record(
-            id=row[0], state=State(row[1]), attempts=row[2], deliveries=row[3], detail=row[4], ref=row[5]
+            id=row[0],
+            state=IncidentState(row[1]),
+            attempts=row[2],
+            deliveries=row[3],
+            detail=row[4],
+            ref=row[5],
         )
 
     def get(self, incident_id: str) -> Record | None:
@@ -141,7 +131,7 @@ class IncidentStore:
             self._lock.acquire()
             # Fast path for a storm of re-sends: a finished incident stays finished, no write lock needed.
             row = conn.execute(_SELECT, (incident.id,)).fetchone()
-            if row is not None and State(row[1]) in FINAL_STATES:
+            if row is not None and IncidentState(row[1]) in FINAL_STATES:
                 conn.execute("UPDATE incidents SET deliveries = deliveries + 1 WHERE id = ?", (incident.id,))
                 done = self._record(row)
                 return Claim(won=False, record=replace(done, deliveries=done.deliveries + 1))
@@ -162,7 +152,7 @@ class IncidentStore:
                             incident.version,
                             incident.alertname,
                             incident.starts_at,
-                            State.CLAIMED.value,
+                            IncidentState.CLAIMED.value,
                             now,
                             now,
                             incident.subject,
@@ -170,12 +160,12 @@ class IncidentStore:
                     )
                     won = True
                 else:
-                    won = State(row[1]) in RETRY_STATES
+                    won = IncidentState(row[1]) in RETRY_STATES
                     conn.execute(
                         "UPDATE incidents SET deliveries = deliveries + 1,"
                         " attempts = attempts + ?, state = CASE WHEN ? THEN ? ELSE state END, updated_at = ?"
                         " WHERE id = ?",
-                        (int(won), won, State.CLAIMED.value, now, incident.id),
+                        (int(won), won, IncidentState.CLAIMED.value, now, incident.id),
                     )
                 record = self._record(conn.execute(_SELECT, (incident.id,)).fetchone())
                 conn.execute("COMMIT")
@@ -215,14 +205,16 @@ class IncidentStore:
             raise ExternalError(f"{self.path}: incident log unavailable ({exc})") from None
         return cur.rowcount
 
-    def finish(self, incident_id: str, state: State, detail: str = "", ref: str | None = None) -> None:
+    def finish(
+        self, incident_id: str, state: IncidentState, detail: str = "", ref: str | None = None
+    ) -> None:
         """Record the outcome of a claimed dispatch; `failed` releases the claim for the next re-send."""
         try:
             with self._lock:
                 self._db.execute(
                     "UPDATE incidents SET state = ?, detail = ?, ref = COALESCE(?, ref), updated_at = ?"
                     " WHERE id = ? AND state = ?",
-                    (state.value, detail, ref, time.time(), incident_id, State.CLAIMED.value),
+                    (state.value, detail, ref, time.time(), incident_id, IncidentState.CLAIMED.value),
                 )
         except sqlite3.Error as exc:
             raise ExternalError(f"{self.path}: incident log unavailable ({exc})") from None
@@ -237,7 +229,7 @@ class IncidentStore:
             cur = self._db.execute(
                 "UPDATE incidents SET state = ?, detail = 'released after a relay restart', updated_at = ?"
                 " WHERE state = ?",
-                (State.FAILED.value, time.time(), State.CLAIMED.value),
+                (IncidentState.FAILED.value, time.time(), IncidentState.CLAIMED.value),
             )
         return cur.rowcount
 
@@ -245,7 +237,7 @@ class IncidentStore:
         try:
             with self._lock:
                 self._db.execute(
-                    "SELECT COUNT(*) FROM incidents WHERE state = ?", (State.CLAIMED.value,)
+                    "SELECT COUNT(*) FROM incidents WHERE state = ?", (IncidentState.CLAIMED.value,)
                 ).fetchone()
         except sqlite3.Error as exc:
             raise ExternalError(f"{self.path}: incident log unavailable ({exc})") from None

@@ -44,14 +44,14 @@ class Kube:
         paths = [p for p in kubeconfig.split(os.pathsep) if p]
         try:
             if any(Path(p).expanduser().is_file() for p in paths):
-                config.load_kube_config(
+                config.load_kube_config(  # type: ignore[no-untyped-call]
                     config_file=kubeconfig,
                     context=context,
                     client_configuration=configuration,
                     persist_config=False,
                 )
             elif env.get("KUBERNETES_SERVICE_HOST"):
-                config.load_incluster_config(client_configuration=configuration)
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             else:
                 raise ExternalError(
                     f"Kubernetes: no kubeconfig at {kubeconfig} and not running in a cluster; set KUBECONFIG"
@@ -72,7 +72,7 @@ class Kube:
         last = ""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                found: dict[str, Any] = self.custom.get_namespaced_custom_object(
+                found: dict[str, Any] = self.custom.get_namespaced_custom_object(  # type: ignore[assignment]
                     group, version, namespace, plural, name, _request_timeout=self.request_timeout
                 )
                 return found

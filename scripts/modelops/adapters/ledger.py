@@ -15,9 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelops.core.retrain_policy import Action, RetrainRequest, RunRecord, WindowObservation
+
+if TYPE_CHECKING:
+    from modelops.context import Context
 from modelops.errors import ExternalError
 
 LEDGER_FILE = "retrain-ledger.sqlite"
@@ -94,6 +97,11 @@ class Ledger:
     @classmethod
     def at(cls, state_dir: Path) -> Ledger:
         return cls(state_dir / LEDGER_FILE)
+
+    @classmethod
+    def for_context(cls, ctx: Context, state_dir: Path | None = None) -> Ledger:
+        """The ledger in `state_dir` (the relay's volume), else in the repository's state directory."""
+        return cls.at(state_dir if state_dir is not None else ctx.ensure_state_dir())
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are opened explicitly, so BEGIN IMMEDIATE means what it says.

@@ -23,6 +23,7 @@ from modelops.errors import BadInput, ExternalError
 
 if TYPE_CHECKING:
     from modelops.context import Context
+    from modelops.core.state import DesiredState
 
 T = TypeVar("T")
 
@@ -168,7 +169,7 @@ class Registry:
         """Point MLflow's fluent API at this registry for the duration; yields the mlflow module."""
         import mlflow
 
-        previous_tracking = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+        previous_tracking = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None  # type: ignore[no-untyped-call]
         previous_registry = os.environ.get("MLFLOW_REGISTRY_URI")
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
@@ -405,7 +406,7 @@ class Registry:
             with self.active() as mlflow:
                 info = self._call(
                     f"reading model {model.name!r} of run {run_id}",
-                    lambda model=model: mlflow.models.get_model_info(model.model_uri),
+                    lambda model=model: mlflow.models.get_model_info(model.model_uri),  # type: ignore[misc]
                 )
             out.append(
                 LoggedModelInfo(
@@ -515,6 +516,51 @@ class Registry:
         base, hint = self._ui_base()
         return f"{hint}{base}/#/models/{quote(name, safe='')}/versions/{version}"
 
+    # -- aliases follow git ---------------------------------------------------------------------------
+
+    def follow(
+        self, state: DesiredState, *, only: tuple[str, str] | None = None, dry_run: bool = False
+    ) -> list[AliasAction]:
+        """Point every alias an environment owns at the version models.yaml names (git → registry).
+
+        `only` limits it to one (model, environment); `dry_run` reports what it would change.
+        """
+        actions: list[AliasAction] = []
+        for model in state.models.values():
+            current: dict[str, int] | None = None
+            for env in model.environments.values():
+                if only and (model.name, env.name) != only:
+                    continue
+                if current is None:
+                    self.ensure_registered_model(model.registered_model)
+                    current = self.aliases(model.registered_model)
+                for alias, desired in env.owned_aliases().items():
+                    actual = current.get(alias)
+                    if actual == desired:
+                        if desired is not None:
+                            actions.append(AliasAction(model.name, env.name, alias, desired, actual, "ok"))
+                        continue
+                    if desired is None:
+                        action = "deleted"
+                        if not dry_run:
+                            self.delete_alias(model.registered_model, alias)
+                    else:
+                        action = "set" if actual is None else "corrected"
+                        if not dry_run:
+                            self.set_alias(model.registered_model, alias, desired)
+                    actions.append(AliasAction(model.name, env.name, alias, desired, actual, action))
+        return actions
+
+
+@dataclass(frozen=True)
+class AliasAction:
+    model: str
+    env: str
+    alias: str
+    desired: int | None
+    actual: int | None
+    action: str  # "ok" | "set" | "corrected" | "deleted"
+
 
 class RunLog:
     """What a flow may record on a run; every call retried and mapped like the registry's."""
@@ -536,7 +582,8 @@ class RunLog:
         for start in range(0, len(batch), 100):
             chunk = batch[start : start + 100]
             self.registry._call(
-                "logging params", lambda chunk=chunk: self._client.log_batch(self.run_id, params=chunk)
+                "logging params",
+                lambda chunk=chunk: self._client.log_batch(self.run_id, params=chunk),  # type: ignore[misc]
             )
 
     def log_metrics(self, metrics: Mapping[str, float]) -> None:

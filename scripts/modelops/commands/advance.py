@@ -5,7 +5,9 @@ import argparse
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "advance",
         parents=[parent],
@@ -33,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     for item in due:
         entry = {"model": item.model, "env": item.env, "version": item.version, "proof": item.proof.message}
         if not args.dry_run:
-            from modelops.flows.propose import propose
+            from modelops.flows.chains import promote
 
-            result = propose(ctx, item.model, item.version, item.env)
+            result = promote(ctx, item.model, item.version, item.env)
             entry.update(pr=result.pr, merged=result.merged)
         done.append(entry)
     lines = [

@@ -5,7 +5,9 @@ import argparse
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "analyze",
         parents=[parent],
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     from modelops.context import Context
     from modelops.errors import BadInput
-    from modelops.flows.analyze import analyze, running_canaries
+    from modelops.flows.analyze import running_canaries
+    from modelops.flows.chains import analyze
 
     if args.all == bool(args.model or args.env) or (not args.all and not (args.model and args.env)):
         raise BadInput("pass --model M --env E, or --all")

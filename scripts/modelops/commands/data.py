@@ -5,7 +5,9 @@ import argparse
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "data",
         help="generate the churn data set (run by `dvc repro`)",
@@ -25,8 +27,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from modelops.datagen import write_dataset
     from modelops.errors import BadInput
+    from modelops.sandbox.datagen import write_dataset
 
     try:
         params = yaml.safe_load(Path(args.params).read_text("utf-8")) or {}

@@ -5,7 +5,9 @@ import argparse
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "demo",
         parents=[parent],
@@ -24,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modelops.context import Context
-    from modelops.flows.demo import run_demo
+    from modelops.sandbox.demo import run_demo
 
     source = Context.discover(args.repo).repo
     result = run_demo(

@@ -6,7 +6,9 @@ from modelops.core.text import one_line_arg
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "pr",
         help="pull requests: list, show, approve (local forge), merge, close",
@@ -50,8 +52,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def _forge(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from modelops.adapters.forges import forge_for
     from modelops.context import Context
-    from modelops.flows.propose import forge_for
 
     ctx = Context.discover(args.repo)
     return ctx, forge_for(ctx)
@@ -88,20 +90,11 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local(forge):  # type: ignore[no-untyped-def]
-    from modelops.adapters.local_forge import LocalForge
-    from modelops.errors import BadInput
-
-    if not isinstance(forge, LocalForge):
-        raise BadInput(
-            "approve and merge from the command line are for the local forge; on GitHub, use the PR page"
-        )
-    return forge
-
-
 def run_approve(args: argparse.Namespace) -> int:
-    _, forge = _forge(args)
-    pr = _local(forge).approve(args.number, args.user)
+    from modelops.adapters.forges import local_forge
+    from modelops.context import Context
+
+    pr = local_forge(Context.discover(args.repo)).approve(args.number, args.user)
     emit(args, _data(pr), f"{args.user} approved #{pr.number}")
     return 0
 
@@ -129,8 +122,7 @@ def _number(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     from modelops.adapters.local_forge import LocalForge
-    from modelops.flows.propose import merge_pull_request
-    from modelops.flows.rollback import actor
+    from modelops.flows.policy import merge_pull_request
 
     ctx, forge = _forge(args)
     number = _number(args)
@@ -138,7 +130,7 @@ def run_merge(args: argparse.Namespace) -> int:
         pr = forge.merge(number)
         emit(args, _data(pr), f"merged #{pr.number} as {str(pr.merge_commit)[:10]}")
         return 0
-    pr = merge_pull_request(ctx, number, by=actor())
+    pr = merge_pull_request(ctx, number, by=ctx.actor)
     emit(args, _data(pr), f"merged #{pr.number} as {str(pr.merge_commit)[:10]}")
     return 0
 

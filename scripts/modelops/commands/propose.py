@@ -7,7 +7,9 @@ from modelops.core.version import version_arg
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "propose",
         parents=[parent],
@@ -38,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modelops.context import Context
-    from modelops.flows.propose import propose
+    from modelops.flows.chains import promote
 
-    result = propose(
+    result = promote(
         Context.discover(args.repo),
         args.model,
         args.version,

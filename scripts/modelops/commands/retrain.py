@@ -6,7 +6,9 @@ from modelops.core.text import one_line_arg
 from modelops.output import emit, github_output
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "retrain",
         parents=[parent],
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     from modelops.context import Context
     from modelops.errors import EXIT_DENIED, BadInput
+    from modelops.flows import chains
     from modelops.flows import retrain as flow
 
     handler = logging.StreamHandler(sys.stderr)
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             emit(args, data, f"{args.model}: retrain {decision.action}: {decision.reason}")
             return 0
         run_id = decision.run_id
-    outcome = flow.run_retrain(
+    outcome = chains.run_retrain(
         ctx, args.model, reason, run_id=run_id, env=args.env, open_pr=not args.no_propose, out_dir=out
     )
     github_output(args.github_output, version=outcome.version, gate="passed" if outcome.passed else "failed")

@@ -5,7 +5,9 @@ import argparse
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "sandbox",
         help="build a local delivery world: bare origin, working clone, MLflow registry, DVC remote, forge",
@@ -27,7 +29,7 @@ def run_create(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modelops.context import Context
-    from modelops.flows.sandbox import create_sandbox
+    from modelops.sandbox.world import create_sandbox
 
     source = Context.discover(args.repo).repo
     sandbox = create_sandbox(Path(args.dir), source)

@@ -5,7 +5,9 @@ import argparse
 from modelops.core.version import version_arg
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "serve",
         parents=[parent],

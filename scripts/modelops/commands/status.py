@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "status",
         parents=[parent],
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_DENIED if differences else 0
 
 
-def _differences(before: dict[str, dict], now: dict[str, dict]) -> list[str]:
+def _differences(before: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -> list[str]:
     found = []
     for model in sorted(set(before) | set(now)):
         envs_before = (before.get(model) or {}).get("environments", {})

@@ -6,7 +6,9 @@ import json
 from modelops.output import emit, github_output
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "train-matrix",
         parents=[parent],

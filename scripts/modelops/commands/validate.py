@@ -5,7 +5,9 @@ import argparse
 from modelops.output import emit
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "validate",
         parents=[parent],
@@ -28,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
     from modelops.core.pipeline import PipelineLimits
     from modelops.core.policy import PolicyConfig
     from modelops.errors import EXIT_BAD_INPUT, BadInput
-    from modelops.flows.policy import load_config
 
     try:
         ctx: Context | None = Context.discover(args.repo)
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file else ctx.models_path  # type: ignore[union-attr]
     doc = ModelsDocument.load(path)
     # The pipeline rules read the promotion policy: protected environments and the admission limit.
-    config = load_config(ctx.repo) if ctx is not None else PolicyConfig()
+    config = PolicyConfig.load(ctx.repo) if ctx is not None else PolicyConfig()
     problems = doc.problems(PipelineLimits(config.protected_environments, config.max_canary_traffic))
     problems = problems or doc.pin_problems()  # only validate: a rollback must still read the file
     if not problems:

@@ -18,7 +18,15 @@ from typing import Any
 
 from modelops.core.metrics import pairing_problem
 from modelops.core.pipeline import DEFAULT_LIMITS, PipelineLimits, pipeline_problems
-from modelops.core.state import HISTORY_LIMIT, REQUIRED_ENVIRONMENTS, DesiredState, Environment, parse_state
+from modelops.core.rollback import RollbackPlan, already_rolled_back, plan_rollback
+from modelops.core.state import (
+    HISTORY_LIMIT,
+    REQUIRED_ENVIRONMENTS,
+    DesiredState,
+    Environment,
+    is_reserved_alias,
+    parse_state,
+)
 from modelops.errors import BadInput, Denied
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema="
@@ -270,6 +278,16 @@ class ModelsDocument:
             for p in quarantine_problems(parse_state(self.plain()))
         ]
 
+    def storage_uri_prefix(self) -> str:
+        """Where the serving runtime reads versions from (`registry.storage_uri_prefix`)."""
+        registry = self.plain().get("registry") or {}
+        prefix = registry.get("storage_uri_prefix")
+        if not prefix:
+            raise BadInput(
+                f"{self.filename}: registry.storage_uri_prefix is missing; set where versions are stored"
+            )
+        return str(prefix)
+
     def state(self) -> DesiredState:
         """The typed desired state; raises BadInput naming the first problem."""
         problems = self.problems()
@@ -427,16 +445,17 @@ class ModelsDocument:
         bad_version: int | None = None,
         run_id: str | None = None,
         quarantine: bool = True,
-    ) -> tuple[int, int]:
-        """Return to the rollback target and quarantine the bad version. Returns (from, to).
+    ) -> RollbackPlan | None:
+        """Return to the rollback target and quarantine the bad version; the plan it applied.
 
-        A running canary is the newest change, so it is what a rollback undoes first. A drill rolls
-        back a good version on purpose, so it does not quarantine it.
+        None, and nothing changes, when there is nothing left to do (`already_rolled_back`): a
+        rollback is asked for again and again by one incident's re-sent alerts. A running canary is
+        the newest change, so it is what a rollback undoes first. A drill rolls back a good version
+        on purpose, so it does not quarantine it.
         """
-        from modelops.core.rollback import plan_rollback
-
-        state = parse_state(self.plain())
-        environment = state.model(model).env(env)
+        environment = parse_state(self.plain()).model(model).env(env)
+        if already_rolled_back(environment, ref, bad_version) is not None:
+            return None
         plan = plan_rollback(environment, bad_version)
         node = self._env_node(model, env)
         if plan.drops_canary:
@@ -460,7 +479,7 @@ class ModelsDocument:
                 "ref": ref,
             },
         )
-        return plan.from_version, plan.to_version
+        return plan
 
 
 def iter_environments(state: DesiredState) -> Iterator[tuple[str, str]]:
@@ -486,7 +505,7 @@ def semantic_problems(state: DesiredState, limits: PipelineLimits = DEFAULT_LIMI
             if env.alias in aliases:
                 found.append(Problem(f"{at}.alias", f"alias {env.alias!r} also used by {aliases[env.alias]}"))
             aliases[env.alias] = env.name
-            if env.alias in ("candidate", "champion") or env.alias.endswith("-previous"):
+            if is_reserved_alias(env.alias):
                 found.append(Problem(f"{at}.alias", f"alias {env.alias!r} is reserved"))
             if env.previous is not None and env.previous == env.version:
                 found.append(Problem(f"{at}.previous", f"previous must differ from version ({env.version})"))

@@ -487,11 +487,28 @@ def _check(name: str, kind: str, value: float | None, threshold: float, ok: bool
 
 
 @dataclass(frozen=True)
-class Decision:
+class Measurements:
+    """What the gate measured on the golden set, beside its verdict (the evidence reports them)."""
+
+    challenger: float  # the challenger's primary metric
+    champion: float | None
+    challenger_ci: tuple[float, float]
+    bootstrap: PairedBootstrap | None
+    slices: tuple[SliceResult, ...]
+    ece_challenger: float | None  # None where the task has no calibration (regression)
+    ece_champion: float | None
+    latency_p99_ms: float
+    fairness: FairnessResult | None
+    fairness_champion: FairnessResult | None
+
+
+@dataclass(frozen=True)
+class GateDecision:
     passed: bool
     checks: tuple[Check, ...]
     plain_rule: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    measured: Measurements | None = None
 
     @property
     def failed(self) -> tuple[Check, ...]:
@@ -524,7 +541,7 @@ def decide(
     has_champion: bool,
     higher_is_better: bool = True,
     calibrated: bool = True,
-) -> Decision:
+) -> GateDecision:
     """Every check with value, threshold and verdict; passed only when there are checks and all pass.
 
     `bootstrap.delta` and its CI are the gain (positive = better, whatever the metric's direction);
@@ -670,4 +687,4 @@ def decide(
         )
 
     passed = bool(checks) and all(c.passed for c in checks)
-    return Decision(passed=passed, checks=tuple(checks), plain_rule=plain, notes=tuple(notes))
+    return GateDecision(passed=passed, checks=tuple(checks), plain_rule=plain, notes=tuple(notes))

@@ -41,11 +41,30 @@ class TooManyAlerts(PayloadError):
     """More alerts in one payload than the relay takes (HTTP 413)."""
 
 
-class Route(enum.Enum):
+class IncidentKind(enum.Enum):
+    """What an alert asks for (its `action` label): a rollback, a retrain, a canary analysis, or nothing."""
+
     ROLLBACK = "rollback"
     RETRAIN = "retrain"
     ANALYZE = "analyze"
     IGNORE = "ignore"
+
+
+class IncidentState(enum.StrEnum):
+    """Where an incident is in its life: claimed by one relay, then dispatched, refused for good,
+    failed, or deferred (refused for a reason that can pass); a re-sent alert claims a failed or a
+    deferred one again."""
+
+    CLAIMED = "claimed"
+    DISPATCHED = "dispatched"
+    REFUSED = "refused"
+    FAILED = "failed"
+    DEFERRED = "deferred"
+
+
+FINAL_STATES = frozenset({IncidentState.DISPATCHED, IncidentState.REFUSED})
+# States whose claim the next delivery takes over.
+RETRY_STATES = frozenset({IncidentState.FAILED, IncidentState.DEFERRED})
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,7 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Incident:
-    kind: Route
+    kind: IncidentKind
     model: str
     env: str
     version: int | None
@@ -99,10 +118,10 @@ class Incident:
 
 
 @dataclass(frozen=True)
-class Decision:
+class AlertDecision:
     """What to do with one alert: act on an incident, or acknowledge and ignore (with why)."""
 
-    route: Route
+    kind: IncidentKind
     incident: Incident | None
     why: str
     resolves: str | None = None  # a resolved alert: the subject whose incident it ends
@@ -235,7 +254,7 @@ def _resolved_subject(alert: Alert) -> str | None:
         return None
     labels = alert.labels
     return Incident(
-        Route.IGNORE,
+        IncidentKind.IGNORE,
         labels.get("model", ""),
         labels.get("env", ""),
         version,
@@ -246,19 +265,19 @@ def _resolved_subject(alert: Alert) -> str | None:
     ).subject
 
 
-def decide(alert: Alert, state: DesiredState) -> Decision:
+def decide(alert: Alert, state: DesiredState) -> AlertDecision:
     """Route one alert. Raises UnprocessableAlert for an actionable alert about an unknown target."""
     action = alert.labels.get(ACTION_LABEL, "")
     if alert.status != "firing":
-        return Decision(Route.IGNORE, None, f"{alert.status} alert", _resolved_subject(alert))
+        return AlertDecision(IncidentKind.IGNORE, None, f"{alert.status} alert", _resolved_subject(alert))
     if action == ROLLBACK_ACTION:
-        route = Route.ROLLBACK
+        kind = IncidentKind.ROLLBACK
     elif action == RETRAIN_ACTION:
-        route = Route.RETRAIN
+        kind = IncidentKind.RETRAIN
     elif action == ANALYZE_ACTION:
-        route = Route.ANALYZE
+        kind = IncidentKind.ANALYZE
     else:
-        return Decision(Route.IGNORE, None, f"no action label (action={action!r})")
+        return AlertDecision(IncidentKind.IGNORE, None, f"no action label (action={action!r})")
     alertname = alert.name
     model_name = alert.labels.get("model", "")
     env_name = alert.labels.get("env", "")
@@ -269,7 +288,7 @@ def decide(alert: Alert, state: DesiredState) -> Decision:
             f"alert {alertname!r}: unknown model {model_name!r} (models.yaml has: {known})"
         )
     # A drift alert may be about the model as a whole; a rollback always names where to roll back.
-    env_required = route in (Route.ROLLBACK, Route.ANALYZE)
+    env_required = kind in (IncidentKind.ROLLBACK, IncidentKind.ANALYZE)
     if (env_required or env_name) and env_name not in model.environments:
         known = ", ".join(sorted(model.environments))
         raise UnprocessableAlert(
@@ -278,7 +297,7 @@ def decide(alert: Alert, state: DesiredState) -> Decision:
     if not alert.starts_at:
         raise UnprocessableAlert(f"alert {alertname!r}: startsAt is empty, so re-sends cannot be recognised")
     incident = Incident(
-        kind=route,
+        kind=kind,
         model=model_name,
         env=env_name,
         version=_version(alert.labels.get("version"), alertname),
@@ -287,4 +306,4 @@ def decide(alert: Alert, state: DesiredState) -> Decision:
         severity=single_line(alert.labels.get("severity", DEFAULT_SEVERITY), limit=50),
         reason=_reason(alert),
     )
-    return Decision(route, incident, action)
+    return AlertDecision(kind, incident, action)

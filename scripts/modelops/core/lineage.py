@@ -33,8 +33,6 @@ EVAL_ENV = "eval.env"
 UNKNOWN = "unknown"
 NONE = "none"
 
-CANDIDATE_ALIAS = "candidate"
-
 
 def eval_metric_tag(metric: str) -> str:
     return f"eval.{metric}"

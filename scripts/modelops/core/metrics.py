@@ -30,14 +30,24 @@ Intervals. Three estimators, one result type (gate.PairedBootstrap, `delta` = th
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from modelops.core.gate import FairnessResult, PairedBootstrap, SliceResult, _percentile_ci, _Ranked
+from modelops.core import gate
+from modelops.core.gate import (
+    FairnessResult,
+    GateDecision,
+    Measurements,
+    PairedBootstrap,
+    SliceResult,
+    _percentile_ci,
+    _Ranked,
+)
+from modelops.core.state import GateSettings
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -50,6 +60,9 @@ PROBABILITY_EPS = 1e-15  # log loss clips probabilities like sklearn does
 # statistic of unit sums is indistinguishable from the per-row one (the CI's error is O(1/units)).
 STREAM_UNITS = 20_000
 STREAM_CHUNK = 1_000_000
+# Above this many golden rows the binary AUC's paired CI comes from DeLong's variance (O(n log n))
+# instead of the exact bootstrap (O(B·n)): both agree within a few per cent there (bench_metrics).
+DELONG_ROWS = 500_000
 # Resamples × units per matrix product block (float64: ≤ 16 MB).
 WEIGHT_BLOCK = 2_000_000
 
@@ -573,3 +586,98 @@ def fairness(
     """The fairness check's input for any task (see group_ratio)."""
     ratio, per_group = group_ratio(task, y, predictions, groups)
     return FairnessResult(column, ratio, per_group, metric=FAIRNESS_METRIC[task])
+
+
+# -- the gate's recipe --------------------------------------------------------------------------------
+
+
+def evaluate(
+    settings: GateSettings,
+    labels: ArrayLike,
+    champion: ArrayLike | None,
+    challenger: ArrayLike,
+    *,
+    slices: Mapping[str, ArrayLike] | None = None,
+    groups: ArrayLike | None = None,
+    latencies_ms: Sequence[float] = (),
+) -> GateDecision:
+    """The gate's whole recipe on one golden set, for the settings' task and primary metric: measure,
+    then `gate.decide`.
+
+    Predictions are in the task's shape (see the module's docstring). `champion` is None when the
+    environment pins no version (only the absolute checks apply); `slices` maps each slice column to
+    its values per row, `groups` holds the sensitive column's values (needed when settings name one)
+    and `latencies_ms` the challenger's single-row timings. Raises ValueError for a metric the task
+    does not have.
+    """
+    task = settings.task
+    primary = metric(task, settings.primary_metric)
+    y = np.asarray(labels)
+    b, seed, confidence = settings.bootstrap_samples, settings.seed, settings.confidence
+    exact_auc = task == "binary" and primary.name == "roc_auc"
+    bootstrap: PairedBootstrap | None = None
+    if champion is None:
+        challenger_ci = (
+            gate.single_bootstrap_ci(y, challenger, b, seed, confidence)
+            if exact_auc
+            else single_interval(primary, y, challenger, b, seed, confidence)
+        )
+    else:
+        if exact_auc and len(y) > DELONG_ROWS:
+            bootstrap = delong_interval(y, champion, challenger, confidence)
+        elif exact_auc:
+            bootstrap = gate.paired_bootstrap(y, champion, challenger, b, seed, confidence)
+        else:
+            bootstrap = paired_interval(primary, y, champion, challenger, b, seed, confidence)
+        challenger_ci = bootstrap.challenger_ci
+    per_slice = (
+        gate.slice_metrics(y, champion, challenger, dict(slices or {}), settings.min_slice_rows)
+        if exact_auc
+        else slice_results(primary, y, champion, challenger, dict(slices or {}), settings.min_slice_rows)
+    )
+    ece_challenger = ece_champion = None
+    if task == "binary":
+        ece_challenger = gate.expected_calibration_error(y, challenger)
+        ece_champion = gate.expected_calibration_error(y, champion) if champion is not None else None
+    elif task == "multiclass":
+        ece_challenger = top_label_calibration_error(y, challenger)
+        ece_champion = top_label_calibration_error(y, champion) if champion is not None else None
+    latency = gate.p99(latencies_ms)
+    fairness_challenger = fairness_champion = None
+    if settings.sensitive_column and groups is not None:
+        column = settings.sensitive_column
+        if task == "binary":
+            fairness_challenger = gate.group_parity(y, challenger, groups, column)
+            if champion is not None:
+                fairness_champion = gate.group_parity(y, champion, groups, column)
+        else:
+            fairness_challenger = fairness(task, y, challenger, groups, column)
+            if champion is not None:
+                fairness_champion = fairness(task, y, champion, groups, column)
+    challenger_value = score(primary, y, challenger)
+    decision = gate.decide(
+        settings,
+        challenger_value=challenger_value,
+        bootstrap=bootstrap,
+        slices=per_slice,
+        ece_champion=ece_champion,
+        ece_challenger=ece_challenger,
+        latency_p99_ms=latency,
+        fairness=fairness_challenger,
+        has_champion=champion is not None,
+        higher_is_better=primary.higher_is_better,
+        calibrated=task in CALIBRATED_TASKS,
+    )
+    measured = Measurements(
+        challenger=challenger_value,
+        champion=score(primary, y, champion) if champion is not None else None,
+        challenger_ci=challenger_ci,
+        bootstrap=bootstrap,
+        slices=tuple(per_slice),
+        ece_challenger=ece_challenger,
+        ece_champion=ece_champion,
+        latency_p99_ms=latency,
+        fairness=fairness_challenger,
+        fairness_champion=fairness_champion,
+    )
+    return GateDecision(decision.passed, decision.checks, decision.plain_rule, decision.notes, measured)

@@ -1,7 +1,7 @@
 """The promotion policy: may this pull request's change to models.yaml merge?
 
 Pure: the caller gathers the facts (the desired state before and after, who approved, the labels,
-and the registry tags of the Versions the change starts serving) and gets back one Decision per rule
+and the registry tags of the Versions the change starts serving) and gets back one PolicyDecision per rule
 and change. Every denial names its rule and the fix. policies/promotion.md describes the rules;
 policies/promotion.yaml holds their settings (`PolicyConfig.from_mapping`).
 
@@ -15,16 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from modelops.core import lineage
 from modelops.core.diff import EnvChange, diff_states
+from modelops.core.forge import PullRequest
 from modelops.core.freeze import FreezeWindow, frozen_for, parse_windows
 from modelops.core.notifications import NotificationSettings
 from modelops.core.pipeline import stage
 from modelops.core.state import DesiredState, Model
 from modelops.core.verification import verify_upstream
 from modelops.errors import BadInput
+
+POLICY_FILE = Path("policies") / "promotion.yaml"
 
 DEFAULT_REQUIRED_TAGS: Mapping[str, str | None] = {
     lineage.EVAL_PASSED: "true",
@@ -43,6 +47,11 @@ class PullRequestFacts:
     approvals: tuple[str, ...] = ()
     author: str = ""
 
+    @classmethod
+    def of(cls, pr: PullRequest) -> PullRequestFacts:
+        """The facts the policy reads from a forge's pull request."""
+        return cls(number=pr.number, labels=pr.labels, approvals=pr.approvals, author=pr.author)
+
 
 @dataclass(frozen=True)
 class PolicyConfig:
@@ -59,6 +68,22 @@ class PolicyConfig:
     freeze_windows: tuple[FreezeWindow, ...] = ()
     # Which event goes to which channel: core/notifications.py.
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+
+    @classmethod
+    def load(cls, repo: Path) -> PolicyConfig:
+        """The repository's policies/promotion.yaml; the defaults when there is none."""
+        path = repo / POLICY_FILE
+        if not path.is_file():
+            return cls()
+        import yaml
+
+        try:
+            raw = yaml.safe_load(path.read_text("utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise BadInput(f"{path}: expected a mapping of settings")
+        return cls.from_mapping(raw, source=str(POLICY_FILE))
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], source: str = "policies/promotion.yaml") -> PolicyConfig:
@@ -92,7 +117,7 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
-class Decision:
+class PolicyDecision:
     rule: str
     passed: bool
     message: str
@@ -109,14 +134,14 @@ class Decision:
 
 @dataclass(frozen=True)
 class PolicyResult:
-    decisions: tuple[Decision, ...]
+    decisions: tuple[PolicyDecision, ...]
 
     @property
     def allowed(self) -> bool:
         return all(d.passed for d in self.decisions)
 
     @property
-    def denials(self) -> tuple[Decision, ...]:
+    def denials(self) -> tuple[PolicyDecision, ...]:
         return tuple(d for d in self.decisions if not d.passed)
 
     def as_dict(self) -> dict[str, object]:
@@ -132,9 +157,9 @@ def protected_changes(base: DesiredState, head: DesiredState, config: PolicyConf
 
 def pipeline_rules(
     base: DesiredState, head: DesiredState, config: PolicyConfig, now: datetime, overridden: bool
-) -> list[Decision]:
+) -> list[PolicyDecision]:
     """Freeze windows and verified upstream, for every Environment (protected or not)."""
-    decisions: list[Decision] = []
+    decisions: list[PolicyDecision] = []
     for change in diff_states(base, head):
         if change.kind == "rollback" or not change.introduced_versions:
             continue
@@ -143,7 +168,7 @@ def pipeline_rules(
         if frozen is not None:
             window, _, end = frozen
             decisions.append(
-                Decision(
+                PolicyDecision(
                     "freeze",
                     False,
                     f"{where}: promotions are frozen by window {window.name!r} until "
@@ -160,7 +185,7 @@ def pipeline_rules(
             if not proof.required:
                 continue
             decisions.append(
-                Decision(
+                PolicyDecision(
                     "verified-upstream",
                     proof.passed or overridden,
                     f"{where}: {proof.message}"
@@ -220,15 +245,15 @@ def evaluate_promotion(
     pipeline = pipeline_rules(base, head, config, now or datetime.now(UTC), overridden)
     if not changes:
         envs = "/".join(config.protected_environments)
-        scope = Decision("scope", True, f"no {envs} pin, canary or quarantine changed")
+        scope = PolicyDecision("scope", True, f"no {envs} pin, canary or quarantine changed")
         return PolicyResult((scope, *pipeline))
-    decisions: list[Decision] = list(pipeline)
+    decisions: list[PolicyDecision] = list(pipeline)
     reviewed_models: dict[str, Model] = {}
     for change in changes:
         where = f"{change.model}/{change.env}"
         if change.kind == "rollback":
             decisions.append(
-                Decision("rollback", True, f"{change.describe()}: a rollback is allowed without review")
+                PolicyDecision("rollback", True, f"{change.describe()}: a rollback is allowed without review")
             )
             continue
         model = head.models.get(change.model) or base.models[change.model]
@@ -249,9 +274,9 @@ def _version_rules(
     version_tags: VersionTags,
     config: PolicyConfig,
     overridden: bool,
-) -> list[Decision]:
+) -> list[PolicyDecision]:
     where = f"{change.model}/{change.env}"
-    decisions: list[Decision] = []
+    decisions: list[PolicyDecision] = []
     quarantined: set[int] = set(model.quarantined_anywhere())
     if change.model in base.models:
         quarantined |= base.models[change.model].quarantined_anywhere()
@@ -266,7 +291,7 @@ def _version_rules(
                 problems.append(f"{key}={value} (needs {wanted})")
         if problems:
             decisions.append(
-                Decision(
+                PolicyDecision(
                     "lineage",
                     False,
                     f"{where}: {model.registered_model} v{version} lacks evaluation evidence: {'; '.join(problems)}",
@@ -276,11 +301,11 @@ def _version_rules(
             )
         else:
             decisions.append(
-                Decision("lineage", True, f"{where}: v{version} passed evaluation with lineage tags")
+                PolicyDecision("lineage", True, f"{where}: v{version} passed evaluation with lineage tags")
             )
         if version in quarantined:
             decisions.append(
-                Decision(
+                PolicyDecision(
                     "not-quarantined",
                     overridden,
                     f"{where}: v{version} is quarantined (rolled back before)"
@@ -290,17 +315,19 @@ def _version_rules(
                 )
             )
         else:
-            decisions.append(Decision("not-quarantined", True, f"{where}: v{version} is not quarantined"))
+            decisions.append(
+                PolicyDecision("not-quarantined", True, f"{where}: v{version} is not quarantined")
+            )
     return decisions
 
 
-def _canary_rules(change: EnvChange, model: Model, where: str, config: PolicyConfig) -> list[Decision]:
-    decisions: list[Decision] = []
+def _canary_rules(change: EnvChange, model: Model, where: str, config: PolicyConfig) -> list[PolicyDecision]:
+    decisions: list[PolicyDecision] = []
     after, before = change.after, change.before
     if after is not None and after.canary is not None:
         traffic = after.canary.traffic
         decisions.append(
-            Decision(
+            PolicyDecision(
                 "canary-limit",
                 traffic <= config.max_canary_traffic,
                 f"{where}: canary v{after.canary.version} takes {traffic}% (limit {config.max_canary_traffic}%)",
@@ -315,10 +342,10 @@ def _canary_rules(change: EnvChange, model: Model, where: str, config: PolicyCon
         first_pin = before is None or before.version is None
         if had_canary or first_pin:
             why = "was the canary" if had_canary else "is the first pin (nothing to canary against)"
-            decisions.append(Decision("canary-first", True, f"{where}: v{version} {why}"))
+            decisions.append(PolicyDecision("canary-first", True, f"{where}: v{version} {why}"))
         else:
             decisions.append(
-                Decision(
+                PolicyDecision(
                     "canary-first",
                     False,
                     f"{where}: v{version} goes to 100% without a canary step (canary_steps {list(steps)})",
@@ -331,10 +358,10 @@ def _canary_rules(change: EnvChange, model: Model, where: str, config: PolicyCon
 
 def _approval_rules(
     model: Model, facts: PullRequestFacts, config: PolicyConfig, overridden: bool
-) -> list[Decision]:
+) -> list[PolicyDecision]:
     approvers = _owner_approvers(model, facts)
     decisions = [
-        Decision(
+        PolicyDecision(
             "owner-approval",
             len(approvers) >= config.owner_approvals,
             f"{model.name}: approved by owner(s) {_who(approvers)} (owners: {_who(list(model.owners))}; "
@@ -346,7 +373,7 @@ def _approval_rules(
     if overridden:
         needed = config.owner_approvals + config.override_extra_approvals
         decisions.append(
-            Decision(
+            PolicyDecision(
                 "override",
                 len(approvers) >= needed,
                 f"{model.name}: labelled `{config.override_label}`, {len(approvers)} of {needed} owner approvals",
@@ -357,11 +384,11 @@ def _approval_rules(
     return decisions
 
 
-def _one_model_rule(models: list[str], labels: set[str], config: PolicyConfig) -> Decision:
+def _one_model_rule(models: list[str], labels: set[str], config: PolicyConfig) -> PolicyDecision:
     if len(models) <= config.max_models_per_pr:
-        return Decision("one-model", True, f"{len(models)} model(s) changed in protected environments")
+        return PolicyDecision("one-model", True, f"{len(models)} model(s) changed in protected environments")
     allowed = config.multi_model_label.lower() in labels
-    return Decision(
+    return PolicyDecision(
         "one-model",
         allowed,
         f"{len(models)} models changed in protected environments ({', '.join(models)})"

@@ -32,6 +32,17 @@ def fallback_after_promotion(env: Environment, new_version: int) -> int | None:
     return env.version
 
 
+def already_rolled_back(env: Environment, ref: str | None, bad_version: int | None) -> str | None:
+    """Why a rollback has nothing left to do, or None: this incident (`ref`) already rolled `env`
+    back, or the bad version no longer serves and an earlier incident quarantined it."""
+    if ref and any(h.action == "rollback" and h.ref == ref for h in env.history):
+        return "already rolled back for this incident"
+    serving = {env.version, env.canary.version if env.canary else None}
+    if bad_version is not None and bad_version not in serving and bad_version in env.quarantined:
+        return f"v{bad_version} was already rolled back (quarantined)"
+    return None
+
+
 def plan_rollback(env: Environment, bad_version: int | None = None) -> RollbackPlan:
     """Undo the newest change: a running canary first, else the pin goes back to `previous`."""
     if env.canary is not None and bad_version in (None, env.canary.version):
@@ -79,11 +90,9 @@ def judge(env: Environment, bad_version: int | None, incident: str | None = None
     Only a version that does not serve is refused for good; a missing fallback can be fixed by a
     human (or a promotion), so it is deferred and the next re-send asks again.
     """
-    if incident and any(h.action == "rollback" and h.ref == incident for h in env.history):
-        return Verdict.DONE, "already rolled back for this incident"
-    serving = {env.version, env.canary.version if env.canary else None}
-    if bad_version is not None and bad_version not in serving and bad_version in env.quarantined:
-        return Verdict.DONE, f"v{bad_version} was already rolled back (quarantined)"
+    done = already_rolled_back(env, incident, bad_version)
+    if done is not None:
+        return Verdict.DONE, done
     try:
         plan_rollback(env, bad_version)
     except NotServing as exc:

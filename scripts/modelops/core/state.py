@@ -41,6 +41,19 @@ class HistoryEntry:
     override: bool = False
 
 
+# Registry aliases. Each environment owns `<alias>` (the pin), `<alias>-previous` (the rollback target)
+# and `<alias>-canary`; training owns `candidate`; `champion` is kept free for people's own use.
+CANDIDATE_ALIAS = "candidate"
+RESERVED_ALIASES = (CANDIDATE_ALIAS, "champion")
+PREVIOUS_SUFFIX = "-previous"
+CANARY_SUFFIX = "-canary"
+
+
+def is_reserved_alias(alias: str) -> bool:
+    """An alias an environment may not take: the reserved names and any rollback-target alias."""
+    return alias in RESERVED_ALIASES or alias.endswith(PREVIOUS_SUFFIX)
+
+
 @dataclass(frozen=True)
 class Environment:
     name: str
@@ -65,7 +78,19 @@ class Environment:
 
     @property
     def previous_alias(self) -> str:
-        return f"{self.alias}-previous"
+        return f"{self.alias}{PREVIOUS_SUFFIX}"
+
+    @property
+    def canary_alias(self) -> str:
+        return f"{self.alias}{CANARY_SUFFIX}"
+
+    def owned_aliases(self) -> dict[str, int | None]:
+        """The aliases this environment owns in the registry, and the version each should name."""
+        return {
+            self.alias: self.version,
+            self.previous_alias: self.previous,
+            self.canary_alias: self.canary.version if self.canary else None,
+        }
 
 
 @dataclass(frozen=True)

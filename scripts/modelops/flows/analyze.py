@@ -13,22 +13,17 @@ window, from the canary's start to now). Decision: core/canary.py. Then, unless 
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from modelops.context import Context
 from modelops.core import contract
-from modelops.core.canary import Analysis, AnalysisSettings, Arm, analyse
+from modelops.core.canary import Analysis, Arm
 from modelops.core.document import ModelsDocument
-from modelops.core.pipeline import stage
 from modelops.core.state import Environment
 from modelops.core.verification import parse_stamp
-from modelops.errors import BadInput, ModelOpsError
-from modelops.files import write_atomically
+from modelops.errors import ModelOpsError
 
 
 @dataclass
@@ -125,94 +120,12 @@ def read_arm(prom: Any, model: str, env: str, version: int, window_s: int, at: f
     )
 
 
-def analyze(
-    ctx: Context,
-    model_name: str,
-    env_name: str,
-    *,
-    prometheus_url: str | None = None,
-    now: datetime | None = None,
-    act: bool = True,
-    out: Path | None = None,
-    settings: AnalysisSettings | None = None,
-) -> AnalyzeResult:
-    from modelops.adapters.prometheus import Prometheus
-
-    doc = ModelsDocument.load(ctx.models_path)
-    state = doc.state()
-    model = state.model(model_name)
-    if settings is None:
-        raw = ((doc.plain()["models"][model_name].get("promotion") or {}).get("analysis")) or {}
-        settings = AnalysisSettings.from_mapping(raw, f"models.{model_name}.promotion.analysis")
-    env = model.env(env_name)
-    if env.canary is None or env.version is None:
-        raise BadInput(f"models.yaml: {model_name}/{env_name} runs no canary; nothing to analyse")
-    prom = Prometheus.configured(prometheus_url, ctx.env)
-    moment = now or datetime.now(UTC)
-    started = canary_start(env)
-    if started is None:
-        raise BadInput(
-            f"models.yaml: models.{model_name}.environments.{env_name}.history has no entry for the "
-            f"canary v{env.canary.version}; cannot tell since when it serves"
-        )
-    elapsed = max(0.0, (moment - started).total_seconds())
-    window = math.ceil(elapsed)
-    at = moment.timestamp()
-    # One reachability check first: a Prometheus that is down is an external failure, not "no data".
-    prom.vector("vector(1)", at)
-    canary = read_arm(prom, model_name, env_name, env.canary.version, window, at)
-    stable = read_arm(prom, model_name, env_name, env.version, window, at)
-    analysis = analyse(canary, stable, settings, elapsed)
-    result = AnalyzeResult(model_name, env_name, env.canary.version, env.version, analysis)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomically(out / "analysis.md", result.markdown())
-        write_atomically(out / "analysis.json", json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n")
-    if act:
-        _act(ctx, result, env)
-    _notify(ctx, result)
-    return result
-
-
 def next_traffic(steps: tuple[int, ...], current: int) -> int:
     """The step after `current`, or 100 when none is left."""
     return next((s for s in steps if s > current), 100)
 
 
-def _act(ctx: Context, result: AnalyzeResult, env: Environment) -> None:
-    assert env.canary is not None
-    if result.analysis.verdict == "abort":
-        from modelops.flows.rollback import rollback
-
-        reason = f"canary analysis aborted v{result.canary}: {result.analysis.reason}"
-        done = rollback(
-            ctx,
-            model=result.model,
-            env=result.env,
-            reason=reason,
-            details=result.markdown(),
-            incident=f"analysis-{result.model}-{result.env}-v{result.canary}",
-            version=result.canary,
-        )
-        result.action = "rollback"
-        result.detail = {"commit": done.commit, "already_done": done.already_done}
-    elif result.analysis.verdict == "promote":
-        from modelops.flows.propose import propose
-
-        state = ModelsDocument.load(ctx.models_path).state()
-        model = state.model(result.model)
-        traffic = next_traffic(stage(model, env).canary_steps, env.canary.traffic)
-        proposed = propose(ctx, result.model, result.canary, result.env, traffic=traffic)
-        result.action = "propose"
-        result.detail = {
-            "pr": proposed.pr,
-            "url": proposed.url,
-            "traffic": traffic,
-            "merged": proposed.merged,
-        }
-
-
-def _notify(ctx: Context, result: AnalyzeResult) -> None:
+def notify_verdict(ctx: Context, result: AnalyzeResult) -> None:
     from modelops.adapters.notify import Notifier
 
     Notifier(ctx).notify(

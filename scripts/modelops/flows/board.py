@@ -108,7 +108,6 @@ def _registry(
     if not (ctx.sandbox or ctx.env.get("MLFLOW_TRACKING_URI")):
         return RegistryFacts(False, "no registry configured (MLFLOW_TRACKING_URI is not set)"), []
     from modelops.adapters.registry import Registry
-    from modelops.flows.sync_registry import desired_aliases
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep stderr to our lines
     registry = Registry.for_context(ctx)
@@ -122,7 +121,7 @@ def _registry(
             for env in model.environments.values():
                 drift[(model.name, env.name)] = tuple(
                     f"{alias}: registry {_v(actual.get(alias))}, git {_v(version)}"
-                    for alias, version in desired_aliases(env).items()
+                    for alias, version in env.owned_aliases().items()
                     if actual.get(alias) != version
                 )
                 wanted |= {v for v in (env.version, env.previous, *env.quarantined) if v is not None}
@@ -258,7 +257,7 @@ def _display_loader() -> Any:
         return int(text)
 
     def boolean(loader: Any, node: Any) -> bool | str:
-        text = loader.construct_scalar(node)
+        text: str = loader.construct_scalar(node)
         return text.lower() == "true" if text.lower() in ("true", "false") else text
 
     Loader.add_constructor("tag:yaml.org,2002:int", integer)

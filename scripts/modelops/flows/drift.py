@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelops.adapters.ledger import Ledger
+from modelops.adapters.tables import read_table
 from modelops.context import Context
 from modelops.core import contract
 from modelops.core.drift import (
@@ -39,6 +41,7 @@ from modelops.core.drift import (
     parse_snapshot,
     require_window_rows,
 )
+from modelops.core.params import FeatureSpec, load_features
 from modelops.core.retrain_policy import WindowObservation, sustained_severity
 from modelops.core.state import DriftSettings
 from modelops.errors import BadInput
@@ -51,17 +54,6 @@ PREDICTION = "prediction"
 # Scores a frame holding (at least) the model's input columns: the positive-class probability per row.
 Scorer = Callable[["pd.DataFrame"], Any]
 WORKERS = max(1, min(2, os.cpu_count() or 1))
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...]
-    timestamp: str | None = None
-
-    @property
-    def all(self) -> tuple[str, ...]:
-        return (*self.numeric, *self.categorical)
 
 
 @dataclass
@@ -91,104 +83,6 @@ class DriftRun:
 # -- inputs -------------------------------------------------------------------------------------------
 
 
-def feature_spec(ctx: Context, model: str, params_path: Path | None = None) -> FeatureSpec:
-    """The model's feature lists from params.yaml (`<model>: features: numeric/categorical`)."""
-    import yaml
-
-    path = params_path or ctx.repo / "params.yaml"
-    try:
-        params = yaml.safe_load(path.read_text("utf-8")) or {}
-    except FileNotFoundError:
-        raise BadInput(f"{path}: file not found (feature lists come from params.yaml)") from None
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    section = params.get(model) if isinstance(params, dict) else None
-    features = section.get("features") if isinstance(section, dict) else None
-    if not isinstance(features, dict):
-        raise BadInput(f"{path}: no {model}.features section with numeric and categorical lists")
-    timestamp = section.get("timestamp") if isinstance(section, dict) else None
-    return FeatureSpec(
-        numeric=tuple(str(f) for f in features.get("numeric") or ()),
-        categorical=tuple(str(f) for f in features.get("categorical") or ()),
-        timestamp=str(timestamp) if timestamp else None,
-    )
-
-
-def read_table(
-    path: Path, wanted: Sequence[str], categorical: Sequence[str], optional: Sequence[str] = ()
-) -> pd.DataFrame:
-    """Read the wanted columns of a CSV or Parquet file; a missing column is a one-line BadInput."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise BadInput(f"{path}: file not found")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            available = pq.read_schema(path).names
-            columns = [c for c in (*wanted, *optional) if c in available]
-            _require(path, wanted, available)
-            df = pd.read_parquet(path, columns=columns)
-        else:
-            available = list(pd.read_csv(path, nrows=0).columns)
-            _require(path, wanted, available)
-            _require_whole_rows(path, len(available))
-            columns = [c for c in (*wanted, *optional) if c in available]
-            df = pd.read_csv(
-                path,
-                usecols=columns,
-                dtype={c: "string" for c in categorical if c in columns},
-                low_memory=False,
-            )
-    except BadInput:
-        raise
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(
-            f"{path}: unreadable as {'Parquet' if path.suffix == '.parquet' else 'CSV'} ({exc})"
-        ) from None
-    except Exception as exc:  # pyarrow/pandas parser errors have many types
-        raise BadInput(
-            f"{path}: unreadable ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from None
-    if df.empty:
-        raise BadInput(f"{path}: no rows")
-    for column in wanted:
-        if column not in categorical and not pd.api.types.is_numeric_dtype(df[column]):
-            # Read as text because some value is not a number: name it, instead of a later "empty".
-            numbers = pd.to_numeric(df[column], errors="coerce")
-            bad = df[column][numbers.isna() & df[column].notna()]
-            if bad.empty:
-                df[column] = numbers
-                continue
-            row = int(bad.index[0]) + 2  # 1-based, after the header line
-            raise BadInput(f"{path}:{row}: column {column!r} is numeric, but holds {bad.iloc[0]!r}")
-    return df
-
-
-def _require_whole_rows(path: Path, fields: int) -> None:
-    """Every row has the header's number of fields: a file cut mid-row or with ragged rows is refused
-    (pandas would fill the gaps with missing values and the statistics would quietly change)."""
-    import csv
-
-    with path.open(newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.reader(handle), 1):
-            if number > 1 and row and len(row) != fields:
-                raise BadInput(
-                    f"{path}:{number}: {len(row)} fields where the header has {fields} "
-                    "(a row cut short, or ragged rows)"
-                )
-
-
-def _require(path: Path, wanted: Sequence[str], available: Sequence[str]) -> None:
-    missing = [c for c in wanted if c not in available]
-    if missing:
-        raise BadInput(
-            f"{path}: missing column {missing[0]!r}"
-            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-        )
-
-
 def read_summaries(path: Path) -> tuple[dict[str, Current], int | None]:
     """The serving runtime's summaries: a JSON snapshot or Prometheus text exposition."""
     if not path.is_file():
@@ -208,7 +102,9 @@ def read_summaries(path: Path) -> tuple[dict[str, Current], int | None]:
 
 def _serving_version(samples: Sequence[Any]) -> str | None:
     """The version this scrape's server serves now: its info series, else the latest to start."""
-    info = [x.labels.get("version") for x in samples if x.name == contract.MODEL_INFO and x.value == 1]
+    info: list[str | None] = [
+        x.labels.get("version") for x in samples if x.name == contract.MODEL_INFO and x.value == 1
+    ]
     if len(set(info)) == 1:
         return info[0]
     started = [(x.value, x.labels.get("version")) for x in samples if x.name == contract.VERSION_START]
@@ -266,7 +162,7 @@ def _months(df: pd.DataFrame, column: str | None) -> np.ndarray[Any, Any] | None
     if column is None or column not in df.columns:
         return None
     parsed = pd.to_datetime(df[column], errors="coerce", format="ISO8601")
-    months = parsed.dt.month.dropna().astype(np.int64).to_numpy()
+    months: np.ndarray[Any, Any] = parsed.dt.month.dropna().astype(np.int64).to_numpy()
     return months
 
 
@@ -279,7 +175,10 @@ def _categorical(series: pd.Series) -> CategoricalCounts:
 def _numeric_values(series: pd.Series) -> np.ndarray[Any, Any]:
     import pandas as pd
 
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values: np.ndarray[Any, Any] = pd.to_numeric(series, errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    return values
 
 
 # -- the comparison -------------------------------------------------------------------------------
@@ -438,26 +337,25 @@ def run_drift(
     now: datetime | None = None,
 ) -> DriftRun:
     from modelops.core.document import ModelsDocument
-    from modelops.flows.retrain import ledger_for
 
     spec_model = ModelsDocument.load(ctx.models_path).state().model(model)
     spec_model.env(env)
     settings = spec_model.drift
-    spec = feature_spec(ctx, model)
+    spec = load_features(ctx.repo / "params.yaml", model)
     ref_path = reference or ctx.repo / "data" / model / "train.csv"
     if not ref_path.is_file():
         raise BadInput(f"{ref_path}: reference not found (run `dvc pull`, or pass --reference FILE)")
     optional = [c for c in (spec.timestamp, PREDICTION) if c]
-    ref_df = read_table(ref_path, spec.all, spec.categorical, optional)
+    ref_df = read_table(ref_path, spec, optional=optional)
     current_data: pd.DataFrame | Mapping[str, Current]
     if current.suffix.lower() in (".json", ".prom", ".txt"):
         current_data, rows = read_summaries(current)
     else:
-        current_data = read_table(current, spec.all, spec.categorical, optional)
+        current_data = read_table(current, spec, optional=optional)
         rows = len(current_data)
     if rows is not None:
         require_window_rows(rows, str(current))
-    ledger = ledger_for(ctx)
+    ledger = Ledger.for_context(ctx)
     report = analyse(
         ref_df,
         current_data,

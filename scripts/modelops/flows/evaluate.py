@@ -26,9 +26,6 @@ from modelops.output import progress, step
 LATENCY_CALLS = 100
 LATENCY_WARMUP = 3
 LATENCY_REPEATS = 3
-# Above this many golden rows the binary AUC's paired CI comes from DeLong's variance (O(n log n))
-# instead of the exact bootstrap (O(B·n)): both agree within a few per cent there (bench_metrics).
-DELONG_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -162,14 +159,14 @@ def evaluate(
 ) -> EvalReport:
     import numpy as np
 
-    from modelops.adapters import dvc_data
+    from modelops.adapters import dvc_data, evidence
     from modelops.adapters.registry import Registry
+    from modelops.adapters.tables import read_table
     from modelops.core import gate, metrics
     from modelops.core.clock import utc_stamp
     from modelops.core.document import ModelsDocument
     from modelops.core.lineage import eval_tags
-    from modelops.flows import evidence
-    from modelops.flows.train import load_params, read_table
+    from modelops.core.params import load_params
 
     model = ModelsDocument.load(ctx.models_path).state().model(model_name)
     settings = model.gate
@@ -187,7 +184,7 @@ def evaluate(
     candidate_info = registry.require_version(name, candidate_version)
     if champion_version is not None:
         registry.require_version(name, champion_version)
-    golden = read_table(ctx.repo, params.golden_path, params)
+    golden = read_table(ctx.repo / params.golden_path, params.spec, required=[params.target])
     y = golden[params.target].to_numpy()
     if task != "regression" and len(set(y.tolist())) < 2:
         raise ExternalError(
@@ -224,90 +221,31 @@ def evaluate(
             else None
         )
 
-    exact_auc = task == "binary" and primary.name == "roc_auc"
-    with step(f"paired bootstrap, {settings.bootstrap_samples} resamples"):
-        if champion is None:
-            bootstrap = None
-            challenger_ci = (
-                gate.single_bootstrap_ci(
-                    y, challenger, settings.bootstrap_samples, settings.seed, settings.confidence
-                )
-                if exact_auc
-                else metrics.single_interval(
-                    primary, y, challenger, settings.bootstrap_samples, settings.seed, settings.confidence
-                )
-            )
-        else:
-            bootstrap = (
-                metrics.delong_interval(y, champion, challenger, settings.confidence)
-                if exact_auc and len(y) > DELONG_ROWS
-                else gate.paired_bootstrap(
-                    y, champion, challenger, settings.bootstrap_samples, settings.seed, settings.confidence
-                )
-                if exact_auc
-                else metrics.paired_interval(
-                    primary,
-                    y,
-                    champion,
-                    challenger,
-                    settings.bootstrap_samples,
-                    settings.seed,
-                    settings.confidence,
-                )
-            )
-            challenger_ci = bootstrap.challenger_ci
-    challenger_value = metrics.score(primary, y, challenger)
-    slice_columns = {c: golden[c].to_numpy() for c in settings.slices if c in golden.columns}
     missing_slices = [c for c in settings.slices if c not in golden.columns]
     if missing_slices:
         raise BadInput(
             f"{ctx.models_path}: models.{model_name}.gate.slices: column(s) {', '.join(missing_slices)} "
             f"are not in {params.golden_path}"
         )
-    slices = (
-        gate.slice_metrics(y, champion, challenger, slice_columns, settings.min_slice_rows)
-        if exact_auc
-        else metrics.slice_results(primary, y, champion, challenger, slice_columns, settings.min_slice_rows)
-    )
-    ece_challenger = ece_champion = None
-    if task == "binary":
-        ece_challenger = gate.expected_calibration_error(y, challenger)
-        ece_champion = gate.expected_calibration_error(y, champion) if champion is not None else None
-    elif task == "multiclass":
-        ece_challenger = metrics.top_label_calibration_error(y, challenger)
-        ece_champion = metrics.top_label_calibration_error(y, champion) if champion is not None else None
+    if settings.sensitive_column and settings.sensitive_column not in golden.columns:
+        raise BadInput(
+            f"{ctx.models_path}: models.{model_name}.gate.sensitive_column: {settings.sensitive_column!r} "
+            f"is not a column of {params.golden_path}"
+        )
     with step(f"timing {LATENCY_CALLS} single-row predictions"):
-        latency = gate.p99(_latencies_ms(challenger_model, golden, challenger_cols, task))
-    fairness = fairness_champion = None
-    if settings.sensitive_column:
-        if settings.sensitive_column not in golden.columns:
-            raise BadInput(
-                f"{ctx.models_path}: models.{model_name}.gate.sensitive_column: {settings.sensitive_column!r} "
-                f"is not a column of {params.golden_path}"
-            )
-        groups = golden[settings.sensitive_column].to_numpy()
-        if task == "binary":
-            fairness = gate.group_parity(y, challenger, groups, settings.sensitive_column)
-            if champion is not None:
-                fairness_champion = gate.group_parity(y, champion, groups, settings.sensitive_column)
-        else:
-            fairness = metrics.fairness(task, y, challenger, groups, settings.sensitive_column)
-            if champion is not None:
-                fairness_champion = metrics.fairness(task, y, champion, groups, settings.sensitive_column)
-
-    decision = gate.decide(
-        settings,
-        challenger_value=challenger_value,
-        bootstrap=bootstrap,
-        slices=slices,
-        ece_champion=ece_champion,
-        ece_challenger=ece_challenger,
-        latency_p99_ms=latency,
-        fairness=fairness,
-        has_champion=champion is not None,
-        higher_is_better=primary.higher_is_better,
-        calibrated=task in metrics.CALIBRATED_TASKS,
-    )
+        latencies = _latencies_ms(challenger_model, golden, challenger_cols, task)
+    with step(f"paired bootstrap, {settings.bootstrap_samples} resamples"):
+        decision = metrics.evaluate(
+            settings,
+            y,
+            champion,
+            challenger,
+            slices={c: golden[c].to_numpy() for c in settings.slices},
+            groups=golden[settings.sensitive_column].to_numpy() if settings.sensitive_column else None,
+            latencies_ms=latencies,
+        )
+    measured = decision.measured
+    assert measured is not None  # evaluate always measures
     metric = settings.primary_metric
     evaluated_at = utc_stamp()
     report: dict[str, Any] = {
@@ -322,16 +260,16 @@ def evaluate(
         "direction": primary.direction,
         "metrics": {
             "challenger": {
-                metric: challenger_value,
-                f"{metric}_ci": [_finite_or_none(v) for v in challenger_ci],
-                "ece": _finite_or_none(ece_challenger),
-                "latency_p99_ms": _finite_or_none(latency),
+                metric: measured.challenger,
+                f"{metric}_ci": [_finite_or_none(v) for v in measured.challenger_ci],
+                "ece": _finite_or_none(measured.ece_challenger),
+                "latency_p99_ms": _finite_or_none(measured.latency_p99_ms),
             },
             "champion": None
-            if champion is None
-            else {metric: metrics.score(primary, y, champion), "ece": _finite_or_none(ece_champion)},
+            if measured.champion is None
+            else {metric: measured.champion, "ece": _finite_or_none(measured.ece_champion)},
         },
-        "bootstrap": None if bootstrap is None else bootstrap.as_dict(),
+        "bootstrap": None if measured.bootstrap is None else measured.bootstrap.as_dict(),
         "plain_rule": dict(decision.plain_rule),
         "gate": {
             "margin": settings.margin,
@@ -349,10 +287,10 @@ def evaluate(
         "checks": [c.as_dict() for c in decision.checks],
         "failed": decision.reasons(),
         "notes": list(decision.notes),
-        "slices": [s.as_dict() for s in slices],
+        "slices": [s.as_dict() for s in measured.slices],
         "fairness": {
-            "challenger": None if fairness is None else fairness.as_dict(),
-            "champion": None if fairness_champion is None else fairness_champion.as_dict(),
+            "challenger": None if measured.fairness is None else measured.fairness.as_dict(),
+            "champion": None if measured.fairness_champion is None else measured.fairness_champion.as_dict(),
         },
         "calibration": {
             "challenger": gate.calibration_curve(y, challenger) if task == "binary" else None,
@@ -388,7 +326,7 @@ def evaluate(
             passed=decision.passed,
             env=env,
             metric=metric,
-            value=_finite_or_none(challenger_value),
+            value=_finite_or_none(measured.challenger),
             golden_md5=golden_md5,
             evaluated_at=evaluated_at,
             champion_version=champion_version,

@@ -98,11 +98,11 @@ def apply_files(repo: Path, files: Mapping[str, str]) -> None:
                 directory.mkdir()
                 made_dirs.append(directory)
             originals[target] = target.read_bytes() if target.exists() else None
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".init.tmp", dir=target.parent)
-            staged.append((Path(tmp), target))
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".init.tmp", dir=target.parent)
+            staged.append((Path(tmp_name), target))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(text.encode("utf-8"))
-            os.chmod(tmp, (target.stat().st_mode & 0o7777) if target.exists() else new_mode)
+            os.chmod(tmp_name, (target.stat().st_mode & 0o7777) if target.exists() else new_mode)
         replaced: list[Path] = []
         try:
             for tmp, target in staged:

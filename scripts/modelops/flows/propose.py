@@ -11,7 +11,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelops.adapters.forges import forge_for
 from modelops.adapters.git import Git
+from modelops.adapters.gitread import state_at
+from modelops.adapters.overlays import render_into
 from modelops.context import MODELS_FILE, Context
 from modelops.core.clock import utc_stamp
 from modelops.core.document import ModelsDocument
@@ -28,10 +31,8 @@ from modelops.errors import BadInput, Denied, ModelOpsError
 from modelops.files import write_atomically
 
 if TYPE_CHECKING:
-    from modelops.core.policy import PolicyResult
     from modelops.core.state import Model
     from modelops.core.verification import Verification
-from modelops.flows.rollback import actor
 
 
 @dataclass
@@ -50,18 +51,6 @@ class ProposeResult:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def forge_for(ctx: Context) -> Forge:
-    if ctx.forge_kind == "local" and ctx.local_forge_dir is not None:
-        from modelops.adapters.local_forge import LocalForge
-
-        return LocalForge(ctx.local_forge_dir, ctx.repo, author=actor())
-    if ctx.forge_kind == "github":
-        from modelops.adapters.github_forge import GitHubForge
-
-        return GitHubForge.from_env(ctx.env)
-    raise BadInput("no forge configured: run inside a sandbox, or set GITHUB_TOKEN and GITHUB_REPOSITORY")
 
 
 def _evidence(ctx: Context, plan: PromotionPlan, run_id: str | None, evidence_dir: Path | None) -> str | None:
@@ -102,15 +91,17 @@ def propose(
     override_reason: str | None = None,
     evidence_dir: Path | None = None,
     by: str | None = None,
-    merge_check: bool = True,
 ) -> ProposeResult:
+    """Open (or update) the promotion PR; where the model allows it, ask the forge to auto-merge.
+
+    The local forge has no background merger: `flows/chains.promote` merges its auto-merge PRs.
+    """
     from modelops.adapters.registry import Registry
 
-    by = by or actor()
+    by = by or ctx.actor
     git = Git(ctx.repo)
     # Decide against main as origin has it, not a possibly stale checkout.
-    base_doc = ModelsDocument(git.show(_origin_main(git), MODELS_FILE), filename=f"origin/main:{MODELS_FILE}")
-    model = base_doc.state().model(model_name)
+    model = state_at(ctx.repo, _origin_main(git), label="origin/main").model(model_name)
     plan = plan_promotion(model, model.env(env), version, traffic, override_reason)
 
     proof = _pipeline_checks(ctx, model, env, version, override_reason)
@@ -142,8 +133,6 @@ def propose(
         body += f"\n### Verified upstream\n\n{proof.markdown()}\n"
 
     def change(worktree: Path) -> str | None:
-        from modelops.flows.render import render
-
         doc = ModelsDocument.load(worktree / MODELS_FILE, shown_as=f"origin/main:{MODELS_FILE}")
         doc.check_round_trip()
         reason = override_reason or "evaluation passed"
@@ -172,7 +161,7 @@ def propose(
                 override=overriding,
             )
         write_atomically(worktree / MODELS_FILE, doc.dump())
-        render(Context(repo=worktree))
+        render_into(worktree)
         return commit_message(plan, by)
 
     git.land(plan.branch, change, force=True)
@@ -200,7 +189,8 @@ def propose(
     result.superseded = _close_superseded(forge, plan, pr)
     if stage(model, model.env(env)).auto_promote and not override_reason:
         # The PR is open whatever happens here: a forge that will not auto-merge leaves it to a person
-        # (exit 0, with the reason), rather than failing a proposal that was made.
+        # (exit 0, with the reason), rather than failing a proposal that was made. The local forge has
+        # no background merger: flows/chains.promote merges its auto-merge PRs.
         result.auto_merge_skipped = auto_merge_blocker(pr)
         if result.auto_merge_skipped is None:
             try:
@@ -208,11 +198,6 @@ def propose(
                 result.auto_merge = True
             except AutoMergeUnavailable as exc:
                 result.auto_merge_skipped = str(exc)
-        if (
-            result.auto_merge and ctx.forge_kind == "local"
-        ):  # the local forge has no background merger: merge now if policy allows
-            merged = merge_pull_request(ctx, pr.number, by="auto-merge", check=merge_check)
-            result.merged, result.merge_commit = True, merged.merge_commit
     return result
 
 
@@ -223,11 +208,11 @@ def _pipeline_checks(
     from datetime import UTC, datetime
 
     from modelops.core.freeze import frozen_for
+    from modelops.core.policy import PolicyConfig
     from modelops.core.verification import verify_upstream
-    from modelops.flows.policy import load_config
 
     now = datetime.now(UTC)
-    config = load_config(ctx.repo)
+    config = PolicyConfig.load(ctx.repo)
     frozen = frozen_for(config.freeze_windows, env, config.protected_environments, now)
     if frozen is not None:
         window, _, end = frozen
@@ -258,67 +243,3 @@ def _close_superseded(forge: Forge, plan: PromotionPlan, successor: PullRequest)
             )
             closed.append(other.number)
     return closed
-
-
-def merge_pull_request(ctx: Context, number: int, *, by: str, check: bool = True) -> PullRequest:
-    """Merge a local-forge PR, refusing as branch protection would when the policy says no."""
-    from modelops.adapters.local_forge import LocalForge
-
-    forge = forge_for(ctx)
-    if not isinstance(forge, LocalForge):
-        raise BadInput("merging from the command line is for the local forge; on GitHub, merge the PR there")
-
-    def policy(pr: PullRequest, merged: Path) -> None:
-        result = check_merge_result(ctx, pr, merged)
-        if not result.allowed:
-            denial = result.denials[0]
-            raise Denied(f"#{pr.number} cannot merge: {denial.render()}")
-
-    merged = forge.merge(number, by=by, check=policy if check else None)
-    Git(ctx.repo).fast_forward_checkout("main")
-    from modelops.adapters.notify import Notifier
-
-    Notifier(ctx).notify(
-        "promotion.merged",
-        f"#{merged.number} {merged.title} (merged by {by})",
-        commit=merged.merge_commit,
-        pr=merged.number,
-    )
-    return merged
-
-
-def check_merge_result(ctx: Context, pr: PullRequest, merged: Path) -> PolicyResult:
-    """The promotion policy on a merge about to land: the base as it is now against the merge result.
-
-    A version quarantined on main after the PR was approved (a rollback elsewhere) is then refused."""
-    from modelops.core.policy import PullRequestFacts, evaluate_promotion, tags_needed
-    from modelops.flows.changes import state_at
-    from modelops.flows.policy import load_config, registry_tags
-
-    git = Git(ctx.repo)
-    base_tip = git.run("rev-parse", "HEAD^1", cwd=merged)
-    base = state_at(ctx, base_tip)
-    head = ModelsDocument(
-        (merged / MODELS_FILE).read_text("utf-8"),
-        filename=f"#{pr.number} merged into {pr.base}:{MODELS_FILE}",
-    ).state()
-    config = load_config(ctx.repo)  # the policy as the checkout has it, never as the PR rewrites it
-    facts = PullRequestFacts(number=pr.number, labels=pr.labels, approvals=pr.approvals, author=pr.author)
-    return evaluate_promotion(base, head, facts, registry_tags(ctx, tags_needed(base, head, config)), config)
-
-
-def check_pull_request(ctx: Context, pr: PullRequest) -> PolicyResult:
-    """The promotion policy on what the PR changes: its head against its merge base with the base branch."""
-    from modelops.core.policy import PullRequestFacts, evaluate_promotion, tags_needed
-    from modelops.flows.changes import state_at
-    from modelops.flows.policy import load_config, registry_tags
-
-    git = Git(ctx.repo)
-    base_tip, head_tip = git.fetch_tip(pr.base), git.fetch_tip(pr.head)
-    if base_tip is None or head_tip is None:
-        raise BadInput(f"#{pr.number}: branch {pr.base if base_tip is None else pr.head} is not on origin")
-    merge_base = git.run("merge-base", base_tip, head_tip)
-    base, head = state_at(ctx, merge_base), state_at(ctx, head_tip)
-    config = load_config(ctx.repo)
-    facts = PullRequestFacts(number=pr.number, labels=pr.labels, approvals=pr.approvals, author=pr.author)
-    return evaluate_promotion(base, head, facts, registry_tags(ctx, tags_needed(base, head, config)), config)

@@ -1,90 +1,11 @@
-"""`modelops render`: write applications/<model>/{base,overlays} from models.yaml, or check they match.
-
-The promotion and rollback flows call `render(ctx)` right after editing models.yaml, so the commit
-that moves a pin also moves what Argo CD syncs.
-"""
+"""`modelops render`: write applications/<model>/{base,overlays} from models.yaml, or check they match."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
+from modelops.adapters.overlays import RenderResult, render_into
 from modelops.context import Context
-from modelops.core.document import ModelsDocument
-from modelops.core.render import APPLICATIONS_DIR, is_generated_path, plan, render_overlays
-from modelops.core.state import DesiredState
-from modelops.errors import BadInput
-from modelops.files import write_atomically
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    changed: list[str]
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    checked: bool = False
-
-    @property
-    def clean(self) -> bool:
-        return not self.changed
-
-    def as_dict(self) -> dict[str, object]:
-        return {"changed": self.changed, "removed": self.removed, "unchanged": self.unchanged}
-
-
-def storage_uri_prefix(doc: ModelsDocument) -> str:
-    registry = doc.plain().get("registry") or {}
-    prefix = registry.get("storage_uri_prefix")
-    if not prefix:
-        raise BadInput(
-            f"{doc.filename}: registry.storage_uri_prefix is missing; set where versions are stored"
-        )
-    return str(prefix)
-
-
-def load_desired(ctx: Context) -> tuple[DesiredState, str]:
-    doc = ModelsDocument.load(ctx.models_path)
-    return doc.state(), storage_uri_prefix(doc)
-
-
-def existing_generated_files(repo: Path) -> dict[str, str]:
-    found: dict[str, str] = {}
-    apps = repo / APPLICATIONS_DIR
-    if not apps.is_dir():
-        return found
-    for path in sorted(apps.rglob("*")):
-        if not path.is_file():
-            continue
-        relative = path.relative_to(repo).as_posix()
-        if not is_generated_path(relative):
-            continue
-        try:
-            found[relative] = path.read_text("utf-8")
-        except (UnicodeDecodeError, OSError):
-            found[relative] = "\0unreadable"
-    return found
-
-
-def _prune_empty_dirs(repo: Path, removed: list[str]) -> None:
-    stop = repo / APPLICATIONS_DIR
-    for relative in removed:
-        parent = (repo / relative).parent
-        while parent != stop and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
 
 
 def render(ctx: Context, check: bool = False) -> RenderResult:
     """Bring the generated files in line with models.yaml (or, with check, only say what differs)."""
-    state, prefix = load_desired(ctx)
-    rendered = render_overlays(state, prefix)
-    diff = plan(rendered, existing_generated_files(ctx.repo))
-    if not check:
-        for relative in diff.write:
-            write_atomically(ctx.repo / relative, rendered[relative])
-        for relative in diff.delete:
-            (ctx.repo / relative).unlink()
-        _prune_empty_dirs(ctx.repo, list(diff.delete))
-    return RenderResult(
-        changed=list(diff.changed), removed=list(diff.delete), unchanged=diff.unchanged, checked=check
-    )
+    return render_into(ctx.repo, check=check)

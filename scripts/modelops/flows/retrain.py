@@ -1,11 +1,9 @@
-"""Retraining: decide whether a request may start a run (debounced), then train → evaluate → propose.
+"""Retraining: decide whether a request may start a run (debounced), and launch the run it allowed.
 
 `request_retrain` decides (core/retrain_policy.py) and records the decision in the ledger in one
-transaction; a `dispatch` callable launches the run it allowed. `run_retrain` is the executor shared by
-the scheduled retrain (the safety net) and the drift-triggered one: it trains a new version, evaluates
-it against the staging champion on the golden set and, when the gate passes, opens a promotion PR to
-staging (a production promotion starts from staging, past the production environment's reviewers).
-It never merges.
+transaction; a `dispatch` callable launches the run it allowed: the retrain workflow on GitHub, or a
+detached `modelops retrain --run-id N` here. The run itself (train → evaluate against the staging
+champion → propose to staging) is `flows/chains.run_retrain`.
 
 The ledger must outlive the runs it debounces: the relay keeps it on its own volume (`--state`), never
 under the repository (read-only in the relay's pod). A GitHub runner starts with an empty one each time,
@@ -19,10 +17,9 @@ import logging
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from modelops.adapters.ledger import DISPATCH_FAILED, Ledger
@@ -39,14 +36,14 @@ from modelops.core.retrain_policy import (
     sustained_severity,
 )
 from modelops.core.state import Model
-from modelops.errors import BadInput, Denied, ExternalError, ModelOpsError
+from modelops.errors import BadInput, ExternalError, ModelOpsError
 
 LOG = logging.getLogger("modelops.retrain")
 
 Dispatch = Callable[[RetrainDecision], str | None]
 
 
-def _log(event: str, **fields: Any) -> None:
+def log_event(event: str, **fields: Any) -> None:
     """One structured line per decision: greppable, and machine-readable in the relay's logs."""
     LOG.info(json.dumps({"event": event, **fields}, default=str, sort_keys=True))
 
@@ -57,15 +54,10 @@ def _model(ctx: Context, name: str) -> Model:
     return ModelsDocument.load(ctx.models_path).state().model(name)
 
 
-def _now(now: datetime | None) -> datetime:
+def utc_now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
     return now if now.tzinfo else now.replace(tzinfo=UTC)
-
-
-def ledger_for(ctx: Context, state_dir: Path | None = None) -> Ledger:
-    """The ledger in `state_dir` (the relay's volume), else in the repository's state directory."""
-    return Ledger.at(state_dir if state_dir is not None else ctx.ensure_state_dir())
 
 
 # -- deciding ---------------------------------------------------------------------------------------
@@ -92,13 +84,13 @@ def request_retrain(
     if source not in SOURCES:
         raise BadInput(f"source {source!r}: expected one of {', '.join(SOURCES)}")
     settings = _model(ctx, model).drift
-    request = RetrainRequest(model, _severity(severity), reason, _source(source), _now(now))
-    ledger = ledger or ledger_for(ctx)
+    request = RetrainRequest(model, _severity(severity), reason, _source(source), utc_now(now))
+    ledger = ledger or Ledger.for_context(ctx)
     recorded = ledger.decide_and_record(request, partial(decide, cooldown_hours=settings.cooldown_hours))
     decision = RetrainDecision(
         recorded.action, model, recorded.reason, request, recorded.request_id, recorded.run_id
     )
-    _log("retrain_decision", **decision.as_dict())
+    log_event("retrain_decision", **decision.as_dict())
     from modelops.adapters.notify import Notifier
 
     Notifier(ctx).notify("retrain.decision", f"{model}: {decision.action} ({decision.reason})", model=model)
@@ -112,14 +104,14 @@ def request_retrain(
         handle = launcher(decision)
     except Exception as exc:
         # Nothing started: free the model at once instead of blocking it until the run goes stale.
-        ledger.finish_run(decision.run_id, DISPATCH_FAILED, _now(None), f"{type(exc).__name__}: {exc}")
-        _log("retrain_dispatch_failed", model=model, run_id=decision.run_id, error=str(exc))
+        ledger.finish_run(decision.run_id, DISPATCH_FAILED, utc_now(None), f"{type(exc).__name__}: {exc}")
+        log_event("retrain_dispatch_failed", model=model, run_id=decision.run_id, error=str(exc))
         if isinstance(exc, ModelOpsError):
             raise
         raise ExternalError(f"retrain of {model}: dispatch failed ({type(exc).__name__}: {exc})") from None
     if handle:
         ledger.set_handle(decision.run_id, handle)
-    _log("retrain_dispatched", model=model, run_id=decision.run_id, handle=handle)
+    log_event("retrain_dispatched", model=model, run_id=decision.run_id, handle=handle)
     return replace(decision, handle=handle)
 
 
@@ -137,7 +129,7 @@ def _source(value: str) -> Source:
 def drift_severity(ctx: Context, model: str, env: str = "production") -> Severity | None:
     """Severity of drift sustained over the model's `sustained_windows` most recent recorded windows."""
     settings = _model(ctx, model).drift
-    observations = ledger_for(ctx).observations(model, env, limit=max(settings.sustained_windows, 1))
+    observations = Ledger.for_context(ctx).observations(model, env, limit=max(settings.sustained_windows, 1))
     return sustained_severity(observations, settings)
 
 
@@ -154,10 +146,10 @@ def request_retrain_for_drift(
     severity = drift_severity(ctx, model, env)
     if severity is None:
         why = f"drift not sustained over {settings.sustained_windows} windows in {env}"
-        request = RetrainRequest(model, "minor", why, "drift", _now(now))
-        recorded = ledger_for(ctx).decide_and_record(request, lambda _r, _runs: ("skip", why))
+        request = RetrainRequest(model, "minor", why, "drift", utc_now(now))
+        recorded = Ledger.for_context(ctx).decide_and_record(request, lambda _r, _runs: ("skip", why))
         decision = RetrainDecision("skip", model, why, request, recorded.request_id)
-        _log("retrain_decision", **decision.as_dict())
+        log_event("retrain_decision", **decision.as_dict())
         return decision
     reason = f"drift sustained over {settings.sustained_windows} windows in {env}"
     return request_retrain(
@@ -181,7 +173,7 @@ def request_retrain_for_performance(
     kwargs = {} if tolerance is None else {"tolerance": tolerance}
     severity = performance_severity(measured, baseline, higher_is_better=higher_is_better, **kwargs)
     if severity is None:
-        _log(
+        log_event(
             "retrain_not_requested", model=model, reason=f"{metric} {measured:.4f} vs baseline {baseline:.4f}"
         )
         return None
@@ -247,112 +239,3 @@ def github_dispatch(ctx: Context, sender: Any = None) -> Dispatch:
 def _workflow_trigger(decision: RetrainDecision) -> str:
     # retrain.yml knows manual, drift and schedule; a performance drop retrains like drift does.
     return "drift" if decision.request.source == "performance" else decision.request.source
-
-
-# -- executing --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetrainOutcome:
-    model: str
-    run_id: int
-    outcome: str  # proposed | gate_passed (not proposed here) | gate_failed | refused_quarantined
-    version: int | None
-    mlflow_run_id: str | None
-    passed: bool
-    pr: str | None
-    evidence_dir: Path | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "ledger_run": self.run_id,
-            "outcome": self.outcome,
-            "version": self.version,
-            "mlflow_run_id": self.mlflow_run_id,
-            "passed": self.passed,
-            "pr": self.pr,
-            "evidence_dir": str(self.evidence_dir) if self.evidence_dir else None,
-        }
-
-
-def _flow(module: str, name: str) -> Callable[..., Any]:
-    import importlib
-
-    try:
-        found: Callable[..., Any] = getattr(importlib.import_module(f"modelops.flows.{module}"), name)
-    except (ImportError, AttributeError) as exc:
-        raise ExternalError(f"the {module} flow is not available in this installation ({exc})") from None
-    return found
-
-
-def _pr_of(result: Any) -> str | None:
-    for attr in ("url", "pr"):
-        value = getattr(result, attr, None)
-        if value is not None:
-            number = getattr(value, "number", None)
-            return str(number) if number is not None and not isinstance(value, str | int) else str(value)
-    return None
-
-
-def run_retrain(
-    ctx: Context,
-    model: str,
-    reason: str,
-    *,
-    run_id: int | None = None,
-    env: str = "staging",
-    open_pr: bool = True,
-    out_dir: Path | None = None,
-    train: Callable[..., Any] | None = None,
-    evaluate: Callable[..., Any] | None = None,
-    propose: Callable[..., Any] | None = None,
-    now: datetime | None = None,
-) -> RetrainOutcome:
-    """Train, evaluate against `env`'s champion, and open a promotion PR to `env` when the gate passes.
-
-    A proposal is licensed only by an evaluation against what its environment pins, so the champion and
-    the target are one environment: staging by default, since production starts from there, past its
-    reviewers. `open_pr=False` stops after the gate ("gate_passed"): on GitHub a later job, the only one
-    holding a write token, proposes, so training code never runs beside that token.
-    """
-    spec = _model(ctx, model)
-    spec.env(env)
-    ledger = ledger_for(ctx)
-    if run_id is None:
-        run_id = ledger.start_run(model, _now(now), detail=f"executor started directly: {reason}")
-    elif (row := ledger.run(run_id)) is None or row["model"] != model:
-        raise BadInput(f"retrain ledger: no run #{run_id} for model {model!r}")
-    _log("retrain_started", model=model, run_id=run_id, reason=reason)
-    outcome = "failed"
-    detail = ""
-    try:
-        result = (train or _flow("train", "train"))(ctx, model)
-        version = int(result.version)
-        mlflow_run = getattr(result, "run_id", None)
-        evidence = out_dir or (ctx.state_dir / "retrain" / f"run-{run_id}")
-        evidence.mkdir(parents=True, exist_ok=True)
-        if version in spec.quarantined_anywhere():
-            outcome, detail = "refused_quarantined", f"v{version} is quarantined"
-            raise Denied(f"{model}: trained v{version} is quarantined; it is never proposed")
-        report = (evaluate or _flow("evaluate", "evaluate"))(ctx, model, version, env=env, out_dir=evidence)
-        passed = bool(report.passed)
-        pr: str | None = None
-        if passed and not open_pr:
-            outcome, detail = "gate_passed", f"v{version} passed the gate against {env}'s champion"
-        elif passed:
-            proposed = (propose or _flow("propose", "propose"))(
-                ctx, model, version, env, evidence_dir=evidence
-            )
-            pr = _pr_of(proposed)
-            outcome, detail = "proposed", f"v{version} proposed for {env}" + (f": {pr}" if pr else "")
-        else:
-            outcome, detail = "gate_failed", f"v{version} did not pass the gate against {env}'s champion"
-        return RetrainOutcome(model, run_id, outcome, version, mlflow_run, passed, pr, evidence)
-    except Exception as exc:
-        if outcome == "failed":
-            detail = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        ledger.finish_run(run_id, outcome, _now(None), detail)
-        _log("retrain_finished", model=model, run_id=run_id, outcome=outcome, detail=detail)

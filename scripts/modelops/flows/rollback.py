@@ -8,18 +8,18 @@ recorded in the environment's history, and a second request for it changes nothi
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from modelops.adapters.git import Git, PushRefused
+from modelops.adapters.gitread import state_at
 from modelops.adapters.notify import Notifier
+from modelops.adapters.overlays import render_into
 from modelops.context import MODELS_FILE, Context
 from modelops.core.clock import utc_stamp
 from modelops.core.document import ModelsDocument
-from modelops.core.rollback import Verdict, judge, plan_rollback
+from modelops.core.state import DesiredState
 from modelops.core.text import single_line
 from modelops.errors import ExternalError, ModelOpsError
 from modelops.files import write_atomically
@@ -44,10 +44,6 @@ class RollbackResult:
         return out
 
 
-def actor() -> str:
-    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
-
-
 def rollback(
     ctx: Context,
     *,
@@ -66,7 +62,7 @@ def rollback(
     commit message only, before the trailers."""
     # Every value below reaches the commit message and the history: one line each, so none can write
     # a trailer of its own (the relay passes alert text through; the CLI refuses it outright).
-    by = single_line(by or actor(), limit=100)
+    by = single_line(by or ctx.actor, limit=100)
     reason = single_line(reason)
     incident = single_line(incident, limit=100) if incident else incident
     alertname = single_line(alertname, limit=200) if alertname else alertname
@@ -85,11 +81,7 @@ def rollback(
     def change(worktree: Path) -> str | None:
         doc = ModelsDocument.load(worktree / MODELS_FILE, shown_as=f"origin/main:{MODELS_FILE}")
         doc.check_round_trip()
-        environment = doc.state().model(model).env(env)
-        if judge(environment, version, incident)[0] is Verdict.DONE:
-            return None  # for this incident, or this version was rolled back by an earlier one
-        plan = plan_rollback(environment, version)  # raises what judge() refuses or defers
-        doc.rollback(
+        plan = doc.rollback(
             model,
             env,
             at=utc_stamp(),
@@ -100,8 +92,10 @@ def rollback(
             run_id=None,
             quarantine=not drill,
         )
+        if plan is None:
+            return None  # this incident's rollback already landed, or the bad version is gone already
         write_atomically(worktree / MODELS_FILE, doc.dump())
-        _render(worktree)
+        render_into(worktree)
         outcome.update(from_version=plan.from_version, to_version=plan.to_version)
         lines = [
             f"rollback {model} {env}: v{plan.from_version} → v{plan.to_version}",
@@ -151,8 +145,8 @@ def rollback(
     # Already done: a run killed after its push left the registry behind, and this run finishes it.
     tip = landed.commit if landed.changed else git.fetch_tip("main")
     if tip and sync_registry:
-        landed_doc = ModelsDocument(git.show(tip, MODELS_FILE), filename=f"origin/main:{MODELS_FILE}")
-        result.registry_synced = _follow_in_registry(ctx, landed_doc, model, env, notifier)
+        landed_state = state_at(ctx.repo, tip, label="origin/main")
+        result.registry_synced = _follow_in_registry(ctx, landed_state, model, env, notifier)
     notifier.notify(
         "rollback.finished",
         f"{model} {env}: "
@@ -214,18 +208,12 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)[:80]
 
 
-def _render(worktree: Path) -> None:
-    from modelops.flows.render import render
-
-    render(Context(repo=worktree))
-
-
-def _follow_in_registry(ctx: Context, doc: ModelsDocument, model: str, env: str, notifier: Notifier) -> bool:
+def _follow_in_registry(ctx: Context, state: DesiredState, model: str, env: str, notifier: Notifier) -> bool:
     """Move the aliases now; a registry outage is reported, not fatal: git already says what serves."""
-    from modelops.flows.sync_registry import sync_registry
+    from modelops.adapters.registry import Registry
 
     try:
-        sync_registry(ctx, only=(model, env), state=doc.state())
+        Registry.for_context(ctx).follow(state, only=(model, env))
         return True
     except ModelOpsError as exc:
         notifier.notify(

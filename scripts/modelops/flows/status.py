@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,13 +10,14 @@ from modelops.context import Context
 from modelops.core.document import ModelsDocument
 from modelops.core.freeze import freeze_status
 from modelops.core.pipeline import stages
-from modelops.flows.policy import load_config
+from modelops.core.policy import PolicyConfig
+from modelops.core.state import DesiredState
 
 
 def collect_status(repo: str | None, offline: bool = False, now: datetime | None = None) -> dict[str, Any]:
     ctx = Context.discover(repo)
     state = ModelsDocument.load(ctx.models_path).state()
-    config = load_config(ctx.repo)
+    config = PolicyConfig.load(ctx.repo)
     report: dict[str, Any] = {"models": {}}
     report["freeze"] = freeze_status(config.freeze_windows, now or datetime.now(UTC)).as_dict()
     for model in state.models.values():
@@ -35,9 +37,28 @@ def collect_status(repo: str | None, offline: bool = False, now: datetime | None
             }
         report["models"][model.name] = {"registered_model": model.registered_model, "environments": envs}
     if not offline and (ctx.sandbox or "MLFLOW_TRACKING_URI" in ctx.env):
-        from modelops.flows.sync_registry import registry_agreement
-
         report["registry"] = registry_agreement(ctx, state)
+    return report
+
+
+def registry_agreement(ctx: Context, state: DesiredState) -> dict[str, Any]:
+    """Read-only: does the registry agree with models.yaml? Never raises for an unreachable registry."""
+    from modelops.adapters.registry import Registry
+    from modelops.errors import ModelOpsError
+
+    try:
+        actions = Registry.for_context(ctx).follow(state, dry_run=True)
+    except ModelOpsError as exc:
+        return {"error": str(exc), "models": {}}
+    report: dict[str, Any] = {"models": {}}
+    for model in state.models.values():
+        for env in model.environments.values():
+            drift = [a for a in actions if (a.model, a.env) == (model.name, env.name) and a.action != "ok"]
+            report["models"].setdefault(model.name, {})[env.name] = {
+                "in_sync": not drift,
+                "detail": ", ".join(f"{a.alias}: registry {a.actual} ≠ git {a.desired}" for a in drift),
+                "actions": [asdict(a) for a in drift],
+            }
     return report
 
 

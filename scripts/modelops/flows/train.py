@@ -14,159 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from modelops import __version__
+from modelops.adapters.tables import read_table
 from modelops.context import Context
+from modelops.core.params import TrainingParams, load_params
+from modelops.core.profile import PROFILE_ARTIFACT, data_profile
 from modelops.errors import BadInput
 from modelops.output import progress, step
-
-PROFILE_ARTIFACT = "data_profile.json"
-PROFILE_QUANTILES = tuple(round(q / 10, 1) for q in range(11))
-
-
-@dataclass(frozen=True)
-class TrainingParams:
-    model: str
-    source: str
-    target: str
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...]
-    train_path: str
-    golden_path: str
-    section: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def features(self) -> list[str]:
-        return [*self.numeric, *self.categorical]
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        loaded = yaml.safe_load(path.read_text("utf-8")) or {}
-    except FileNotFoundError:
-        raise BadInput(f"{path}: file not found; pass --params FILE") from None
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(loaded, dict):
-        raise BadInput(f"{path}: expected a mapping at the top level")
-    return loaded
-
-
-def load_params(repo: Path, model: str, params_path: str | Path | None = None) -> TrainingParams:
-    """The model's section of params.yaml: what modelops itself reads (features, target, data paths).
-
-    Everything else in the section (e.g. `train:`) belongs to the model's training command, which
-    receives the whole section as MODELOPS_PARAMS_JSON and checks it itself.
-    """
-    path = Path(params_path) if params_path else repo / "params.yaml"
-    raw = _read_yaml(path)
-    section = raw.get(model)
-    if not isinstance(section, dict):
-        raise BadInput(
-            f"{path}: no `{model}:` section (features, target and train settings of model {model!r})"
-        )
-    features = section.get("features") or {}
-    numeric = tuple(str(f) for f in features.get("numeric") or ())
-    categorical = tuple(str(f) for f in features.get("categorical") or ())
-    if not numeric and not categorical:
-        raise BadInput(f"{path}: {model}.features: list numeric and/or categorical feature names")
-    target = section.get("target")
-    if not target:
-        raise BadInput(f"{path}: {model}.target: name the label column")
-    data_dir = str(section.get("data_dir", f"data/{model}"))
-    return TrainingParams(
-        model=model,
-        source=str(path),
-        target=str(target),
-        numeric=numeric,
-        categorical=categorical,
-        train_path=str(section.get("train_data", f"{data_dir}/train.csv")),
-        golden_path=str(section.get("golden_data", f"{data_dir}/golden.csv")),
-        section=section,
-    )
-
-
-def read_table(repo: Path, relative: str, params: TrainingParams, *, with_target: bool = True) -> Any:
-    """A CSV with the model's features typed the way the signature declares them (numeric → float)."""
-    import pandas as pd
-
-    path = repo / relative
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise BadInput(f"{path}: unreadable CSV ({exc})") from None
-    needed = params.features + ([params.target] if with_target else [])
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise BadInput(f"{path}: missing column(s) {', '.join(missing)} named in {params.source}")
-    for column in params.numeric:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    for column in params.categorical:
-        frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
-    return frame
-
-
-def data_profile(frame: Any, params: TrainingParams, task: str = "binary") -> dict[str, Any]:
-    """Per-feature reference statistics of the training data (serving bins and drift read these).
-
-    Numeric: count, missing, mean, std, min, max, deciles (`quantiles`) and the inner decile `edges`
-    computed exactly as drift detection computes them. Categorical: count, missing and the share of
-    every category (`categories`). The target by task: positive rate, class shares, or value quantiles.
-    """
-    import numpy as np
-
-    from modelops.core.drift import quantile_edges
-
-    features: dict[str, Any] = {}
-    for column in params.numeric:
-        values = frame[column].to_numpy(dtype="float64")
-        present = np.sort(values[~np.isnan(values)])
-        entry: dict[str, Any] = {
-            "kind": "numeric",
-            "count": int(present.size),
-            "missing": int(values.size - present.size),
-        }
-        if present.size:
-            entry.update(
-                mean=float(present.mean()),
-                std=float(present.std()),
-                min=float(present[0]),
-                max=float(present[-1]),
-                quantiles={f"{q:.1f}": float(np.quantile(present, q)) for q in PROFILE_QUANTILES},
-                edges=[float(e) for e in quantile_edges(present, 10)],
-            )
-        features[column] = entry
-    for column in params.categorical:
-        series = frame[column]
-        present = series.dropna().astype(str)
-        counts = present.value_counts()
-        features[column] = {
-            "kind": "categorical",
-            "count": int(present.size),
-            "missing": int(series.size - present.size),
-            "categories": {
-                str(k): float(v) / max(int(present.size), 1) for k, v in counts.sort_index().items()
-            },
-            "counts": {str(k): int(v) for k, v in counts.sort_index().items()},
-        }
-    target = frame[params.target]
-    summary: dict[str, Any] = {"name": params.target}
-    if task == "binary":
-        summary["positive_rate"] = float((target == 1).mean())
-    elif task == "multiclass":
-        shares = target.astype(str).value_counts(normalize=True).sort_index()
-        summary["classes"] = {str(k): float(v) for k, v in shares.items()}
-    else:
-        values = pd_numeric(target)
-        summary.update(mean=float(np.nanmean(values)), std=float(np.nanstd(values)))
-        summary["quantiles"] = {f"{q:.1f}": float(np.nanquantile(values, q)) for q in PROFILE_QUANTILES}
-    return {"model": params.model, "n": len(frame), "target": summary, "features": features}
-
-
-def pd_numeric(series: Any) -> Any:
-    import pandas as pd
-
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64")
 
 
 @dataclass(frozen=True)
@@ -330,7 +183,7 @@ def train(ctx: Context, model_name: str, params_path: str | Path | None = None) 
     from modelops.adapters import dvc_data
     from modelops.adapters.registry import Registry
     from modelops.core.document import ModelsDocument
-    from modelops.core.lineage import CANDIDATE_ALIAS
+    from modelops.core.state import CANDIDATE_ALIAS
     from modelops.errors import ExternalError
 
     model = ModelsDocument.load(ctx.models_path).state().model(model_name)
@@ -342,7 +195,7 @@ def train(ctx: Context, model_name: str, params_path: str | Path | None = None) 
     lineage = lineage_for(ctx, params, train_md5, command)
     tags = lineage.tags()
     with step(f"reading {params.train_path}"):
-        frame = read_table(ctx.repo, params.train_path, params)
+        frame = read_table(ctx.repo / params.train_path, params.spec, required=[params.target])
 
     registry = Registry.for_context(ctx)
     progress(f"MLflow at {ctx.tracking_uri}")
@@ -355,7 +208,13 @@ def train(ctx: Context, model_name: str, params_path: str | Path | None = None) 
         if code != 0:
             raise ExternalError(f"{field_name}: `{command}` failed with exit {code}: {last}")
         found = _the_model(field_name, command, registry.logged_models(run_id))
-        profile = data_profile(frame, params, model.gate.task)
+        profile = data_profile(
+            params.model,
+            numeric={c: frame[c].to_numpy(dtype="float64") for c in params.numeric},
+            categorical={c: frame[c].tolist() for c in params.categorical},
+            target=(params.target, frame[params.target].tolist()),
+            task=model.gate.task,
+        )
         run.log_dict(profile, PROFILE_ARTIFACT)
         # Also inside the model directory: a serving runtime that only sees storage finds it there.
         run.log_model_file(found.model_uri, PROFILE_ARTIFACT, profile)

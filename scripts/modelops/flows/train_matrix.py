@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelops.adapters.git import Git
-from modelops.adapters.gitread import READ_TIMEOUT, read_at
+from modelops.adapters.gitread import READ_TIMEOUT, read_at, state_at
 from modelops.context import MODELS_FILE, Context
-from modelops.core.document import ModelsDocument
 from modelops.core.train_matrix import NO_BASE, Snapshot, ToTrain, models_to_train, workflow_matrix
 from modelops.errors import BadInput
 
@@ -42,11 +41,8 @@ def _yaml_at(ctx: Context, ref: str, path: str) -> Any:
 
 
 def snapshot_at(ctx: Context, ref: str) -> Snapshot:
-    text = read_at(ctx.repo, ref, MODELS_FILE)
-    commands: dict[str, str | None] = {}
-    if text is not None:
-        state = ModelsDocument(text + "\n", filename=f"{ref}:{MODELS_FILE}").state()
-        commands = {name: model.train.command for name, model in state.models.items()}
+    state = state_at(ctx.repo, ref)  # empty where models.yaml did not exist yet
+    commands: dict[str, str | None] = {name: model.train.command for name, model in state.models.items()}
     stages = _yaml_at(ctx, ref, "dvc.yaml").get("stages") or {}
     lock = _yaml_at(ctx, ref, "dvc.lock").get("stages") or {}
     return Snapshot(commands=commands, params=_yaml_at(ctx, ref, "params.yaml"), stages=stages, lock=lock)

@@ -21,7 +21,6 @@ from modelops.core import readiness
 from modelops.core.document import ModelsDocument
 from modelops.core.pipeline import stage
 from modelops.core.render import application_name, serving, storage_uri
-from modelops.flows.render import storage_uri_prefix
 
 ARGOCD_NAMESPACE = "argocd"
 
@@ -86,7 +85,7 @@ def expectation(ctx: Context, model: str, env: str, revision: str | None = None)
         namespace=stage(state.model(model), environment).namespace,
         revision=revision,
         storage_uri=(
-            storage_uri(storage_uri_prefix(doc), state.model(model).registered_model, served.version)
+            storage_uri(doc.storage_uri_prefix(), state.model(model).registered_model, served.version)
             if served
             else None
         ),

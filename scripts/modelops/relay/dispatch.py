@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from modelops.adapters.incidents import State
-from modelops.core.incident import Incident
+from modelops.core.incident import Incident, IncidentState
 from modelops.core.rollback import NotServing
 from modelops.core.state import DesiredState
-from modelops.errors import BadInput, Denied, ExternalError, ModelOpsError
+from modelops.errors import BadInput, Denied, ModelOpsError
 
 if TYPE_CHECKING:
     from modelops.adapters.github_dispatch import GitHubDispatch
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Outcome:
-    state: State
+    state: IncidentState
     detail: str
     ref: str | None = None
 
@@ -71,27 +70,24 @@ class FlowDispatcher:
         if self.github is not None:
             return None  # the workflow decides on GitHub; the relay's checkout may lag behind
         from modelops.adapters.git import Git
-        from modelops.context import MODELS_FILE
-        from modelops.core.document import ModelsDocument
+        from modelops.adapters.gitread import state_at
 
         try:
-            git = Git(self.ctx.repo)
-            tip = git.fetch_tip("main")
+            tip = Git(self.ctx.repo).fetch_tip("main")
             if tip is None:
                 return None
-            return ModelsDocument(git.show(tip, MODELS_FILE), filename=f"origin/main:{MODELS_FILE}").state()
+            state = state_at(self.ctx.repo, tip, label="origin/main")
         except ModelOpsError:
             return None
+        return state if state.models else None  # no models.yaml on main: the flow says why
 
     def rollback(self, incident: Incident) -> Outcome:
         if self.github is not None:
             with self._serial:
                 target = self.github.dispatch(incident)
-            return Outcome(State.DISPATCHED, f"dispatched to {target}", target)
-        try:
-            from modelops.flows.rollback import rollback
-        except ImportError as exc:
-            raise ExternalError(f"the rollback flow is not available in this installation ({exc})") from None
+            return Outcome(IncidentState.DISPATCHED, f"dispatched to {target}", target)
+        from modelops.flows.rollback import rollback
+
         try:
             with self._serial:
                 result = rollback(
@@ -105,22 +101,23 @@ class FlowDispatcher:
                     by="relay",
                 )
         except NotServing as exc:  # the alerted version does not serve: that cannot change
-            return Outcome(State.REFUSED, str(exc))
+            return Outcome(IncidentState.REFUSED, str(exc))
         except (Denied, BadInput) as exc:
             # Nothing safe to fall back to yet, or models.yaml broken on main: a human can fix either,
             # so the next re-send decides again.
-            return Outcome(State.DEFERRED, str(exc))
+            return Outcome(IncidentState.DEFERRED, str(exc))
         if result.already_done:
-            return Outcome(State.DISPATCHED, "already rolled back", result.commit)
+            return Outcome(IncidentState.DISPATCHED, "already rolled back", result.commit)
         return Outcome(
-            State.DISPATCHED, f"rolled back v{result.from_version} -> v{result.to_version}", result.commit
+            IncidentState.DISPATCHED,
+            f"rolled back v{result.from_version} -> v{result.to_version}",
+            result.commit,
         )
 
     def retrain(self, incident: Incident) -> Outcome:
-        try:
-            from modelops.flows.retrain import github_dispatch, ledger_for, request_retrain
-        except ImportError as exc:
-            raise ExternalError(f"the retrain flow is not available in this installation ({exc})") from None
+        from modelops.adapters.ledger import Ledger
+        from modelops.flows.retrain import github_dispatch, request_retrain
+
         try:
             with self._serial:
                 result = request_retrain(
@@ -132,17 +129,15 @@ class FlowDispatcher:
                     dispatch=github_dispatch(self.ctx, self.github) if self.github is not None else "auto",
                     # On GitHub the relay's own volume; locally the repository's, which the detached
                     # `modelops retrain --run-id` executor reads.
-                    ledger=ledger_for(self.ctx, self.ledger_dir if self.github is not None else None),
+                    ledger=Ledger.for_context(self.ctx, self.ledger_dir if self.github is not None else None),
                 )
         except (Denied, BadInput) as exc:
-            return Outcome(State.REFUSED, str(exc))
-        # A RetrainDecision: action go | skip | ... (debounced), why, and what was launched if anything.
-        action = getattr(result, "action", None) or getattr(result, "decision", "decided")
-        why = getattr(result, "reason", "")
+            return Outcome(IncidentState.REFUSED, str(exc))
+        # Debounced: go (and what was launched) or skip, and why.
         return Outcome(
-            State.DISPATCHED,
-            f"retrain {action}" + (f": {why}" if why else ""),
-            getattr(result, "handle", None),
+            IncidentState.DISPATCHED,
+            f"retrain {result.action}" + (f": {result.reason}" if result.reason else ""),
+            result.handle,
         )
 
     def analyze(self, incident: Incident) -> Outcome:
@@ -150,16 +145,16 @@ class FlowDispatcher:
         if self.github is not None:
             with self._serial:
                 target = self.github.send("analyze", "analyze.yml", {})
-            return Outcome(State.DISPATCHED, f"dispatched to {target}", target)
-        from modelops.flows.analyze import analyze
+            return Outcome(IncidentState.DISPATCHED, f"dispatched to {target}", target)
+        from modelops.flows.chains import analyze
 
         try:
             with self._serial:
                 result = analyze(self.ctx, incident.model, incident.env)
         except (Denied, BadInput) as exc:
-            return Outcome(State.REFUSED, str(exc))  # e.g. the canary is gone already
+            return Outcome(IncidentState.REFUSED, str(exc))  # e.g. the canary is gone already
         return Outcome(
-            State.DISPATCHED,
+            IncidentState.DISPATCHED,
             f"canary analysis: {result.analysis.verdict} ({result.action})",
             result.detail.get("commit") or result.detail.get("url"),
         )
@@ -182,15 +177,10 @@ def dispatcher_for(
 
 
 def _warm_imports() -> None:
-    import importlib
+    try:
+        import mlflow  # noqa: F401
 
-    for module in (
-        "modelops.flows.rollback",
-        "modelops.flows.sync_registry",
-        "modelops.flows.render",
-        "mlflow",
-    ):
-        try:
-            importlib.import_module(module)
-        except Exception:  # a missing optional piece shows up, with its reason, at dispatch time
-            return
+        import modelops.adapters.registry
+        import modelops.flows.rollback  # noqa: F401
+    except Exception:  # a missing optional piece shows up, with its reason, at dispatch time
+        return

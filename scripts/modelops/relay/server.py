@@ -26,14 +26,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from modelops.adapters.incidents import FINAL_STATES, IncidentStore, State
+from modelops.adapters.incidents import IncidentStore
 from modelops.core import contract
 from modelops.core.document import ModelsDocument
 from modelops.core.incident import (
-    Decision,
+    FINAL_STATES,
+    AlertDecision,
     Incident,
+    IncidentKind,
+    IncidentState,
     PayloadError,
-    Route,
     TooManyAlerts,
     UnprocessableAlert,
     decide,
@@ -215,7 +217,11 @@ def _judged(incident: Incident, origin: DesiredState | None) -> Outcome | None:
     verdict, why = judge(env, incident.version, incident.id)
     if verdict is Verdict.ACT or (verdict is Verdict.DONE and incident.id in {h.ref for h in env.history}):
         return None  # this incident's own rollback (a retry after a crash): the flow finishes what it left
-    state = {Verdict.DONE: State.DISPATCHED, Verdict.REFUSE: State.REFUSED, Verdict.DEFER: State.DEFERRED}
+    state = {
+        Verdict.DONE: IncidentState.DISPATCHED,
+        Verdict.REFUSE: IncidentState.REFUSED,
+        Verdict.DEFER: IncidentState.DEFERRED,
+    }
     return Outcome(state[verdict], why)
 
 
@@ -267,7 +273,7 @@ class Relay:
             self.log("rejected", level="warning", code=code, detail=str(exc))
             return Reply(code, {"status": "bad request", "error": str(exc)})
         state = self.models.state()
-        decisions: list[Decision] = []
+        decisions: list[AlertDecision] = []
         problems: list[str] = []
         for alert in webhook.alerts:
             try:
@@ -309,15 +315,15 @@ class Relay:
         where = {"incident": incident.id, "kind": kind, "model": incident.model, "env": incident.env}
         claim = self.store.claim(incident)
         if not claim.won:
-            outcome = "duplicate" if claim.record.state in FINAL_STATES else "in_progress"
-            self.metrics.dispatch.labels(kind, outcome).inc()
+            seen = "duplicate" if claim.record.state in FINAL_STATES else "in_progress"
+            self.metrics.dispatch.labels(kind, seen).inc()
             if self._quiet.should_log(incident.id):
-                self.log(outcome, **where, state=claim.record.state.value, deliveries=claim.record.deliveries)
-            return {**where, "outcome": outcome, "state": claim.record.state.value, "ref": claim.record.ref}
+                self.log(seen, **where, state=claim.record.state.value, deliveries=claim.record.deliveries)
+            return {**where, "outcome": seen, "state": claim.record.state.value, "ref": claim.record.ref}
         try:
-            if incident.kind is Route.ROLLBACK:
+            if incident.kind is IncidentKind.ROLLBACK:
                 outcome = _judged(incident, origin.get()) or self.dispatcher.rollback(incident)
-            elif incident.kind is Route.ANALYZE:
+            elif incident.kind is IncidentKind.ANALYZE:
                 outcome = self.dispatcher.analyze(incident)
             else:
                 outcome = self.dispatcher.retrain(incident)
@@ -328,11 +334,11 @@ class Relay:
         self.store.finish(incident.id, outcome.state, outcome.detail, outcome.ref)
         label = outcome.state.value
         self.metrics.dispatch.labels(kind, label).inc()
-        if outcome.state is State.REFUSED:
+        if outcome.state is IncidentState.REFUSED:
             self.metrics.refused.labels(kind).inc()
         self.log(
             label,
-            level="info" if outcome.state is State.DISPATCHED else "warning",
+            level="info" if outcome.state is IncidentState.DISPATCHED else "warning",
             **where,
             version=incident.version,
             alertname=incident.alertname,
@@ -344,7 +350,7 @@ class Relay:
         return {**where, "outcome": label, "detail": outcome.detail, "ref": outcome.ref}
 
     def _failed(self, incident: Incident, where: dict[str, Any], detail: str) -> dict[str, Any]:
-        self.store.finish(incident.id, State.FAILED, detail)
+        self.store.finish(incident.id, IncidentState.FAILED, detail)
         self.metrics.dispatch.labels(incident.kind.value, "failed").inc()
         self.log("failed", level="error", **where, via=self.dispatcher.name, detail=detail)
         return {**where, "outcome": "failed", "detail": detail}
@@ -652,7 +658,7 @@ def open_relay(
 def serve(relay: Relay, auth: Auth, host: str, port: int, *, drain_timeout_s: float = 120.0) -> None:
     """Serve until SIGTERM/SIGINT; then stop accepting and let dispatches in progress finish."""
     server = RelayHTTPServer((host, port), relay, auth)
-    bound_host, bound_port = server.server_address[:2]
+    bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     stopping = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:

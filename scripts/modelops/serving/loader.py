@@ -22,13 +22,13 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from modelops.core.profile import PROFILE_ARTIFACT
 from modelops.errors import ExternalError
 from modelops.serving.sources import DirectorySource, Source
-from modelops.serving.summaries import FeatureSpec, feature_specs
+from modelops.serving.summaries import FeatureBins, feature_bins
 
 log = logging.getLogger("modelops.serving")
 
-PROFILE_ARTIFACT = "data_profile.json"
 ENV_PROFILE = "MODELOPS_DATA_PROFILE"
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
@@ -42,7 +42,7 @@ class LoadedVersion:
     pipeline: Any
     input_types: dict[str, str]
     example: pd.DataFrame | None
-    specs: tuple[FeatureSpec, ...]
+    specs: tuple[FeatureBins, ...]
     has_profile: bool
 
     @property
@@ -158,7 +158,7 @@ def _from_directory(
         pipeline=pipeline,
         input_types=input_types,
         example=example,
-        specs=tuple(feature_specs(input_types, profile)),
+        specs=tuple(feature_bins(input_types, profile)),
         has_profile=profile is not None,
     )
 

@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from modelops.core import contract
-from modelops.serving.summaries import FeatureSpec, FeatureSummaries
+from modelops.serving.summaries import FeatureBins, FeatureSummaries
 
 LABELS = list(contract.SERVING_LABELS)
 
@@ -123,7 +123,7 @@ class ServingMetrics:
             return self._summaries.get(key)
 
     def start_serving(
-        self, key: SeriesKey, run_id: str, specs: Iterable[FeatureSpec], at: float | None = None
+        self, key: SeriesKey, run_id: str, specs: Iterable[FeatureBins], at: float | None = None
     ) -> FeatureSummaries:
         """Mark `key` as the version serving for its model and env, from now; returns its summaries.
 

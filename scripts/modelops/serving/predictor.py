@@ -53,7 +53,7 @@ class Serving:
         return {contract.HEADER_VERSION: self.loaded.version, contract.HEADER_RUN_ID: self.loaded.run_id}
 
 
-class Predictor(Model):
+class Predictor(Model):  # type: ignore[misc]  # kserve ships no types
     def __init__(self, name: str, model: str, env: str, metrics: ServingMetrics, fault: FaultSwitch) -> None:
         super().__init__(name, return_response_headers=True)
         self.model = model

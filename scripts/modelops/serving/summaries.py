@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelops.core.profile import edges_of
+
 # Without a reference profile: a symmetric, roughly logarithmic scale that resolves small counts and
 # money-like amounts alike. Coarse, but stable across versions, which is what comparisons need.
 GENERIC_EDGES: tuple[float, ...] = (
@@ -55,16 +57,13 @@ NUMERIC_TYPES = frozenset({"double", "float", "long", "integer", "datetime"})
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
+class FeatureBins:
+    """How serving counts one input: its histogram edges (numeric) or its known categories."""
+
     name: str
     kind: str  # "numeric" | "categorical"
     edges: tuple[float, ...] = ()
     known_categories: tuple[str, ...] = ()
-
-
-def _clean_edges(values: Iterable[Any]) -> tuple[float, ...]:
-    finite = {float(v) for v in values if v is not None and math.isfinite(float(v))}
-    return tuple(sorted(finite))
 
 
 def _profile_features(profile: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -72,19 +71,6 @@ def _profile_features(profile: Mapping[str, Any] | None) -> Mapping[str, Any]:
         return {}
     features = profile.get("features", profile)
     return features if isinstance(features, Mapping) else {}
-
-
-def _edges_from(entry: Mapping[str, Any]) -> tuple[float, ...]:
-    """Reference edges from a profile entry: explicit edges, or its quantile values."""
-    for key in ("edges", "bin_edges", "bins"):
-        if isinstance(entry.get(key), list):
-            return _clean_edges(entry[key])
-    quantiles = entry.get("quantiles")
-    if isinstance(quantiles, Mapping):
-        return _clean_edges(v for _, v in sorted(quantiles.items(), key=lambda kv: float(kv[0])))
-    if isinstance(quantiles, list):
-        return _clean_edges(quantiles)
-    return ()
 
 
 def _categories_from(entry: Mapping[str, Any]) -> tuple[str, ...]:
@@ -96,9 +82,9 @@ def _categories_from(entry: Mapping[str, Any]) -> tuple[str, ...]:
     return ()
 
 
-def feature_specs(
+def feature_bins(
     input_types: Mapping[str, str], profile: Mapping[str, Any] | None = None
-) -> list[FeatureSpec]:
+) -> list[FeatureBins]:
     """One spec per model input, numeric or categorical by the signature's type, edges from the profile."""
     reference = _profile_features(profile)
     specs = []
@@ -106,9 +92,9 @@ def feature_specs(
         entry = reference.get(name)
         entry = entry if isinstance(entry, Mapping) else {}
         if type_name in NUMERIC_TYPES:
-            specs.append(FeatureSpec(name, "numeric", edges=_edges_from(entry) or GENERIC_EDGES))
+            specs.append(FeatureBins(name, "numeric", edges=edges_of(entry) or GENERIC_EDGES))
         else:
-            specs.append(FeatureSpec(name, "categorical", known_categories=_categories_from(entry)))
+            specs.append(FeatureBins(name, "categorical", known_categories=_categories_from(entry)))
     return specs
 
 
@@ -118,7 +104,7 @@ def _missing(value: Any) -> bool:
 
 @dataclass
 class _Numeric:
-    spec: FeatureSpec
+    spec: FeatureBins
     counts: list[int]
     total: float = 0.0
     missing: int = 0
@@ -126,7 +112,7 @@ class _Numeric:
 
 @dataclass
 class _Categorical:
-    spec: FeatureSpec
+    spec: FeatureBins
     counts: dict[str, int] = field(default_factory=dict)
     missing: int = 0
 
@@ -134,7 +120,7 @@ class _Categorical:
 class FeatureSummaries:
     """Running counts for one serving version. Thread-safe: requests observe concurrently."""
 
-    def __init__(self, specs: Iterable[FeatureSpec]) -> None:
+    def __init__(self, specs: Iterable[FeatureBins]) -> None:
         self._lock = threading.Lock()
         self.n = 0
         self._features: dict[str, _Numeric | _Categorical] = {}

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelops.adapters.ledger import Ledger
 from modelops.context import Context
 from modelops.errors import ExternalError, ModelOpsError
 from modelops.output import progress
@@ -117,11 +118,13 @@ def _weaker_params(repo: Path, workdir: Path) -> Path:
 
 
 def _promote(ctx: Context, version: int, evidence: Path, timeline: Timeline, label: str) -> None:
-    from modelops.flows.propose import forge_for, merge_pull_request, propose
+    from modelops.adapters.forges import forge_for
+    from modelops.flows.chains import promote
+    from modelops.flows.policy import merge_pull_request
     from modelops.flows.sync_registry import sync_registry
 
     with timeline.step(f"propose {label}") as note:
-        proposal = propose(ctx, MODEL, version, ENV, evidence_dir=evidence)
+        proposal = promote(ctx, MODEL, version, ENV, evidence_dir=evidence)
         note["detail"] = f"PR #{proposal.pr}: {proposal.title}"
     with timeline.step(f"approve #{proposal.pr} as {REVIEWER}, merge") as note:
         from modelops.adapters.local_forge import LocalForge
@@ -161,7 +164,7 @@ def _train_and_evaluate(
 def run_demo(
     workdir: Path | None = None, *, source: Path, quick: bool = False, echo: bool = True
 ) -> DemoResult:
-    from modelops.adapters import prom_stack
+    from modelops.sandbox import prom_stack
 
     root = Path(workdir).resolve() if workdir else Path(tempfile.mkdtemp(prefix="modelops-demo-"))
     result = DemoResult(workdir=str(root))
@@ -204,8 +207,8 @@ def _loop(
     have_binaries: bool,
     quick: bool,
 ) -> None:
-    from modelops.flows import loop
-    from modelops.flows.sandbox import create_sandbox
+    from modelops.sandbox import loop
+    from modelops.sandbox.world import create_sandbox
 
     with timeline.step("sandbox: origin, clone, MLflow, DVC remote, forge") as note:
         sandbox = create_sandbox(root / "world", source)
@@ -360,11 +363,10 @@ def _post_to_alertmanager(alertmanager_url: str, alertname: str, labels: dict[st
 def _drift_and_retrain(
     ctx: Context, root: Path, timeline: Timeline, relay_url: str, token: str, stack: Any, quick: bool
 ) -> None:
-    from modelops.datagen import Shift, write_window
-    from modelops.flows import loop
+    from modelops.adapters.forges import forge_for
     from modelops.flows.drift import run_drift
-    from modelops.flows.propose import forge_for
-    from modelops.flows.retrain import ledger_for
+    from modelops.sandbox import loop
+    from modelops.sandbox.datagen import Shift, write_window
 
     model = ctx_model(ctx)
     windows = max(2, model.drift.sustained_windows)
@@ -396,11 +398,11 @@ def _drift_and_retrain(
             time.sleep(0.5)
         runs = loop.poll(
             "a retrain run in the ledger",
-            lambda: (ledger_for(ctx).runs(MODEL) or None, "no run yet"),
+            lambda: (Ledger.for_context(ctx).runs(MODEL) or None, "no run yet"),
             timeout=60,
         )
         time.sleep(1.0)
-        runs = ledger_for(ctx).runs(MODEL)
+        runs = Ledger.for_context(ctx).runs(MODEL)
         note["detail"] = f"{len(runs)} retrain run started for 3 alerts (the others were debounced)"
         if len(runs) != 1:
             raise ExternalError(f"expected exactly one retrain run, the ledger has {len(runs)}")
@@ -423,7 +425,7 @@ def _drift_and_retrain(
             f"retrain run #{run_id} to finish",
             lambda: (
                 r
-                if (r := next(x for x in ledger_for(ctx).runs(MODEL) if x.id == run_id)).finished_at
+                if (r := next(x for x in Ledger.for_context(ctx).runs(MODEL) if x.id == run_id)).finished_at
                 else None,
                 f"run #{run_id} still running",
             ),

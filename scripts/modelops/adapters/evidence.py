@@ -278,7 +278,7 @@ def _shift(names: list[str]) -> str:
     return ", ".join(f"line {i + 2} {name}" for i, name in enumerate(names))
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)

@@ -12,16 +12,16 @@ from hypothesis import strategies as st
 
 from modelops.core.document import ModelsDocument
 from modelops.core.incident import (
+    IncidentKind,
     PayloadError,
-    Route,
     UnprocessableAlert,
     decide,
     incident_id,
     parse_webhook,
 )
 from modelops.core.state import DesiredState
+from tests.core.alerts import STARTS_AT, alert, webhook
 from tests.helpers import REPO_ROOT
-from tests.relay.support import STARTS_AT, alert, webhook
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +75,15 @@ def test_each_part_of_the_key_names_a_different_incident(
 
 
 def test_routing_by_status_and_action(state: DesiredState) -> None:
-    assert one(webhook(alert()), state).route is Route.ROLLBACK
-    assert one(webhook(alert(action="retrain")), state).route is Route.RETRAIN
-    assert one(webhook(alert(status="resolved")), state).route is Route.IGNORE
-    assert one(webhook(alert(action=None)), state).route is Route.IGNORE
-    assert one(webhook(alert(action="page")), state).route is Route.IGNORE
+    assert one(webhook(alert()), state).kind is IncidentKind.ROLLBACK
+    assert one(webhook(alert(action="retrain")), state).kind is IncidentKind.RETRAIN
+    assert one(webhook(alert(status="resolved")), state).kind is IncidentKind.IGNORE
+    assert one(webhook(alert(action=None)), state).kind is IncidentKind.IGNORE
+    assert one(webhook(alert(action="page")), state).kind is IncidentKind.IGNORE
 
 
 def test_a_drift_alert_may_omit_the_environment_but_a_rollback_may_not(state: DesiredState) -> None:
-    assert one(webhook(alert(action="retrain", env="")), state).route is Route.RETRAIN
+    assert one(webhook(alert(action="retrain", env="")), state).kind is IncidentKind.RETRAIN
     with pytest.raises(UnprocessableAlert, match="no environment ''"):
         one(webhook(alert(env="")), state)
 

@@ -180,7 +180,7 @@ def _fair(ratio: float) -> gate.FairnessResult:
     return gate.FairnessResult(column="senior", ratio=ratio, rates={"no": 0.8, "yes": 0.8 * ratio})
 
 
-def _decide(**overrides) -> gate.Decision:
+def _decide(**overrides) -> gate.GateDecision:
     kwargs = dict(
         challenger_value=0.8,
         bootstrap=_boot(ci_low=0.001),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from modelops.datagen import CATEGORICAL, NUMERIC, TARGET, TIMESTAMP
+from modelops.sandbox.datagen import CATEGORICAL, NUMERIC, TARGET, TIMESTAMP
 from tests.helpers import REPO_ROOT, require_binary, run
 
 
@@ -48,7 +48,7 @@ def test_the_data_is_not_in_git():
 
 
 def test_the_golden_set_is_frozen_apart_from_training_and_large_enough(tmp_path):
-    from modelops.datagen import write_dataset
+    from modelops.sandbox.datagen import write_dataset
 
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text("utf-8"))
     paths = write_dataset(tmp_path, params)

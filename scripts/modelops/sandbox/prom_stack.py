@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -29,6 +28,7 @@ from typing import IO, Any
 
 import yaml
 
+from modelops.adapters.prometheus import http_json, prometheus_data
 from modelops.errors import ExternalError
 
 # Debian ships Alertmanager as prometheus-alertmanager.
@@ -37,8 +37,6 @@ BINARY_NAMES: dict[str, tuple[str, ...]] = {
     "alertmanager": ("alertmanager", "prometheus-alertmanager"),
 }
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager"
-HTTP_TIMEOUT = 5.0
-HTTP_ATTEMPTS = 3
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 3
@@ -190,49 +188,6 @@ class ManagedProcess:
         for handle in self._files:
             handle.close()
         self._files = []
-
-
-def http_json(
-    url: str,
-    *,
-    what: str,
-    method: str = "GET",
-    body: Any = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float = HTTP_TIMEOUT,
-    attempts: int = HTTP_ATTEMPTS,
-) -> Any:
-    """GET/POST JSON with a timeout and bounded retries on connection errors and 5xx."""
-    data = json.dumps(body).encode("utf-8") if body is not None else None
-    request_headers = {"Accept": "application/json", **(headers or {})}
-    if data is not None:
-        request_headers["Content-Type"] = "application/json"
-    problem = "no attempt"
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(min(0.2 * 2**attempt, 2.0))
-        request = urllib.request.Request(url, data=data, headers=request_headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(300).decode("utf-8", errors="replace").strip().splitlines()
-            problem = f"HTTP {exc.code}" + (f": {detail[0]}" if detail else "")
-            if exc.code < 500:
-                break
-        except (OSError, TimeoutError) as exc:
-            problem = str(getattr(exc, "reason", None) or exc)
-        except ValueError:
-            problem = "the answer is not JSON"
-            break
-    raise ExternalError(f"{what}: {url} failed ({problem})")
-
-
-def _prometheus_data(answer: Any, what: str) -> Any:
-    if not isinstance(answer, dict) or answer.get("status") != "success":
-        error = answer.get("error") if isinstance(answer, dict) else answer
-        raise ExternalError(f"{what}: Prometheus answered {error!r}")
-    return answer.get("data")
 
 
 class PromStack:
@@ -396,7 +351,7 @@ class PromStack:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Prometheus' pending and firing alerts (GET /api/v1/alerts)."""
-        data = _prometheus_data(
+        data = prometheus_data(
             http_json(f"{self.prometheus_url}/api/v1/alerts", what="Prometheus alerts"), "Prometheus alerts"
         )
         found: list[dict[str, Any]] = data.get("alerts", []) if isinstance(data, dict) else []
@@ -405,13 +360,13 @@ class PromStack:
     def query(self, promql: str) -> list[dict[str, Any]]:
         """An instant query's result vector (GET /api/v1/query)."""
         url = f"{self.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        data = _prometheus_data(http_json(url, what=f"query {promql!r}"), f"query {promql!r}")
+        data = prometheus_data(http_json(url, what=f"query {promql!r}"), f"query {promql!r}")
         result = data.get("result", []) if isinstance(data, dict) else []
         return result if isinstance(result, list) else [{"value": result}]
 
     def rules(self) -> list[dict[str, Any]]:
         """Every rule group with its rules' health (GET /api/v1/rules)."""
-        data = _prometheus_data(
+        data = prometheus_data(
             http_json(f"{self.prometheus_url}/api/v1/rules", what="Prometheus rules"), "Prometheus rules"
         )
         groups: list[dict[str, Any]] = data.get("groups", []) if isinstance(data, dict) else []
@@ -419,7 +374,7 @@ class PromStack:
 
     def targets(self) -> list[dict[str, Any]]:
         """The active scrape targets with their health (GET /api/v1/targets)."""
-        data = _prometheus_data(
+        data = prometheus_data(
             http_json(f"{self.prometheus_url}/api/v1/targets", what="Prometheus targets"),
             "Prometheus targets",
         )

@@ -32,11 +32,12 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from modelops.adapters.git import Git
-from modelops.adapters.prom_stack import ManagedProcess, PromStack, http_json
+from modelops.adapters.prometheus import http_json
 from modelops.core import contract
 from modelops.errors import ExternalError
 from modelops.files import write_atomically
 from modelops.output import progress
+from modelops.sandbox.prom_stack import ManagedProcess, PromStack
 
 T = TypeVar("T")
 

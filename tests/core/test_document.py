@@ -82,7 +82,8 @@ def test_a_promotion_changes_only_that_environments_lines():
 
 def test_a_rollback_returns_to_previous_quarantines_and_records_the_incident():
     doc = ModelsDocument(TWO_MODELS)
-    assert doc.rollback("fraud", "staging", at=AT, by="relay", reason="errors", ref="inc-1") == (4, 3)
+    plan = doc.rollback("fraud", "staging", at=AT, by="relay", reason="errors", ref="inc-1")
+    assert plan is not None and (plan.from_version, plan.to_version) == (4, 3)
     state = ModelsDocument(doc.dump()).state()
     staging = state.model("fraud").env("staging")
     assert (staging.version, staging.previous, staging.quarantined) == (3, None, (4,))
@@ -90,10 +91,30 @@ def test_a_rollback_returns_to_previous_quarantines_and_records_the_incident():
     assert "quarantined: [4]" in doc.dump()
 
 
+def test_a_rollback_asked_again_by_the_same_incident_changes_nothing():
+    doc = ModelsDocument(TWO_MODELS)
+    assert doc.rollback("fraud", "staging", at=AT, by="relay", reason="errors", ref="inc-1") is not None
+    once = doc.dump()
+    assert doc.rollback("fraud", "staging", at=AT, by="relay", reason="errors", ref="inc-1") is None
+    assert doc.dump() == once
+
+
+def test_a_rollback_of_a_version_an_earlier_incident_quarantined_changes_nothing():
+    doc = ModelsDocument(TWO_MODELS)
+    doc.rollback("fraud", "staging", at=AT, by="relay", reason="errors", ref="inc-1")
+    once = doc.dump()
+    assert (
+        doc.rollback("fraud", "staging", at=AT, by="relay", reason="again", ref="inc-2", bad_version=4)
+        is None
+    )
+    assert doc.dump() == once
+
+
 def test_a_running_canary_is_what_a_rollback_undoes_first():
     doc = ModelsDocument(TWO_MODELS)
     doc.start_canary("fraud", "production", 5, 10, at=AT, by="alice", reason="canary")
-    assert doc.rollback("fraud", "production", at=AT, by="relay", reason="errors") == (5, 3)
+    plan = doc.rollback("fraud", "production", at=AT, by="relay", reason="errors")
+    assert plan is not None and (plan.from_version, plan.to_version) == (5, 3)
     prod = ModelsDocument(doc.dump()).state().model("fraud").env("production")
     assert prod.version == 3 and prod.canary is None and 5 in prod.quarantined
 
