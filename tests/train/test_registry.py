@@ -17,7 +17,7 @@ from modelops.errors import BadInput, ExternalError
 def sqlite_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     # One database per module: creating MLflow's schema costs seconds; tests use unique names instead.
     root = tmp_path_factory.mktemp("registry")
-    return Registry(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri())
+    return Registry(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri(), create=True)
 
 
 @pytest.fixture(params=["sqlite", "server"])
@@ -129,6 +129,47 @@ def test_experiment_created_with_the_configured_artifact_root(sqlite_registry: R
         sqlite_registry.client.get_experiment(experiment_id).artifact_location
         == sqlite_registry.artifact_root
     )
+
+
+def test_a_missing_sqlite_registry_is_named_never_made_again_empty(tmp_path) -> None:
+    gone = tmp_path / "mlflow.db"
+    with pytest.raises(
+        ExternalError, match=rf"no registry there \({gone} does not exist: deleted, or nothing"
+    ):
+        Registry(f"sqlite:///{gone}").aliases("churn-classifier")
+    with pytest.raises(ExternalError, match="no registry there"), Registry(f"sqlite:///{gone}").active():
+        pass
+    assert not gone.exists()
+    # Training is what makes one.
+    Registry(f"sqlite:///{gone}", create=True).ensure_registered_model("churn-classifier")
+    assert gone.is_file()
+    assert Registry(f"sqlite:///{gone}").aliases("churn-classifier") == {}
+
+
+def test_sync_registry_against_a_deleted_registry_says_so_in_one_line(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO_ROOT
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "models.yaml").write_text((REPO_ROOT / "models.yaml").read_text("utf-8"), encoding="utf-8")
+    gone = tmp_path / "deleted" / "mlflow.db"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{gone}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "modelops", "sync-registry", "--repo", str(repo)],
+        env=env,
+        text=True,
+        capture_output=True,
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"modelops: error: MLflow at sqlite:///{gone}: no registry there ({gone} does not exist: deleted, "
+        "or nothing trained yet); `modelops train` makes it, or set MLFLOW_TRACKING_URI to your registry"
+    ]
+    assert not gone.exists()
 
 
 def test_an_unreachable_server_is_an_external_error_within_bounded_time(monkeypatch) -> None:

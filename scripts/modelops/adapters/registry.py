@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -125,26 +126,42 @@ def _one_line(exc: BaseException) -> str:
 class Registry:
     """MLflow tracking + model registry at one URI."""
 
-    def __init__(self, tracking_uri: str, artifact_root: str | None = None) -> None:
+    def __init__(self, tracking_uri: str, artifact_root: str | None = None, *, create: bool = False) -> None:
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
+        self.create = create  # only training makes a SQLite registry; every other use expects one
         self._client: Any = None
         for name, value in HTTP_DEFAULTS.items():
             os.environ.setdefault(name, value)
 
     @classmethod
-    def for_context(cls, ctx: Context) -> Registry:
-        return cls(ctx.tracking_uri, ctx.artifact_root)
+    def for_context(cls, ctx: Context, *, create: bool = False) -> Registry:
+        return cls(ctx.tracking_uri, ctx.artifact_root, create=create)
 
     # -- plumbing -----------------------------------------------------------------------------------
 
     @property
     def client(self) -> Any:
         if self._client is None:
+            self._require_sqlite_file()
             import mlflow
 
             self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         return self._client
+
+    def _require_sqlite_file(self) -> None:
+        """MLflow makes an empty database wherever a sqlite URI points: a deleted registry would come
+        back empty, and every alias and tag in it would read as never set."""
+        if self.create or not self.tracking_uri.startswith("sqlite:///"):
+            return
+        path = Path(self.tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        if not path.is_file():
+            raise ExternalError(
+                f"MLflow at {self.tracking_uri}: no registry there ({path} does not exist: deleted, or "
+                "nothing trained yet); `modelops train` makes it, or set MLFLOW_TRACKING_URI to your registry"
+            )
 
     def _call(self, what: str, fn: Callable[[], T], *, missing_ok: bool = False) -> T:
         """Run fn with bounded retries; raise _NotFound (when missing_ok) or ExternalError."""
@@ -167,6 +184,7 @@ class Registry:
     @contextmanager
     def active(self) -> Iterator[Any]:
         """Point MLflow's fluent API at this registry for the duration; yields the mlflow module."""
+        self._require_sqlite_file()
         import mlflow
 
         previous_tracking = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None  # type: ignore[no-untyped-call]

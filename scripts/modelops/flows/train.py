@@ -197,7 +197,7 @@ def train(ctx: Context, model_name: str, params_path: str | Path | None = None) 
     with step(f"reading {params.train_path}"):
         frame = read_table(ctx.repo / params.train_path, params.spec, required=[params.target])
 
-    registry = Registry.for_context(ctx)
+    registry = Registry.for_context(ctx, create=True)
     progress(f"MLflow at {ctx.tracking_uri}")
     with registry.run(model.registered_model, run_name=f"train-{model_name}", tags=tags) as run:
         run_id = run.run_id
