@@ -106,3 +106,15 @@ def test_make_unit_and_the_pull_request_check_run_every_pure_test() -> None:
     pr = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "pr.yml").read_text("utf-8"))
     steps = pr["jobs"]["unit"]["steps"]
     assert any(step.get("run", "").strip() == "make unit" for step in steps)
+
+
+def test_pure_tests_read_the_repositorys_models_yaml_only_as_the_template() -> None:
+    """A fork's pins must not fail its own `unit tests` check: tests/core reads models.yaml only through
+    tests/core/template.py, which blanks what a fork has promoted."""
+    direct = re.compile(r"""REPO_ROOT\s*/\s*["']models\.yaml["']""")
+    readers = [
+        path.relative_to(REPO_ROOT).as_posix()
+        for path in sorted(CORE_TESTS.rglob("*.py"))
+        if path.name != "template.py" and direct.search(path.read_text("utf-8"))
+    ]
+    assert readers == []

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from modelops.core.document import ModelsDocument
-from tests.helpers import REPO_ROOT
+from tests.core.template import template_text
 
 AT = "2026-11-21T10:00:00Z"
 
 
 def churn(edits=()):
-    doc = ModelsDocument((REPO_ROOT / "models.yaml").read_text("utf-8"))
+    doc = ModelsDocument(template_text())
     for kind, env, version in edits:
         if kind == "promote":
             doc.promote("churn", env, version, at=AT, by="t", reason="r")

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from modelops.core.document import ModelsDocument
 from modelops.errors import BadInput
-from tests.helpers import REPO_ROOT
+from tests.core.template import template_text
 
 AT = "2026-11-21T10:00:00Z"
-COMMENTED = (REPO_ROOT / "models.yaml").read_text("utf-8")
+COMMENTED = template_text()
 
 TWO_MODELS = COMMENTED.replace(
     "models:\n  churn:",
@@ -204,7 +204,7 @@ def test_a_file_the_editor_would_reformat_is_refused_before_any_edit():
 
 
 def _staging_quarantined_v3_production_pins_it(override: bool) -> ModelsDocument:
-    doc = ModelsDocument((REPO_ROOT / "models.yaml").read_text("utf-8"))
+    doc = ModelsDocument(template_text())
     doc.root["models"]["churn"]["environments"]["staging"]["quarantined"].append(3)
     doc.promote(
         "churn", "production", 3, at="2026-01-01T00:00:00Z", by="alice", reason="r", override=override
@@ -228,7 +228,7 @@ def test_a_recorded_override_lets_a_human_pin_a_version_quarantined_elsewhere():
 
 def test_a_crlf_models_yaml_keeps_its_line_endings_and_only_the_edited_lines_change(tmp_path):
     path = tmp_path / "models.yaml"
-    path.write_bytes((REPO_ROOT / "models.yaml").read_bytes().replace(b"\n", b"\r\n"))
+    path.write_bytes(template_text().encode("utf-8").replace(b"\n", b"\r\n"))
     before = path.read_bytes()
     doc = ModelsDocument.load(path)
     doc.check_round_trip()

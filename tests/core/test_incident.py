@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 from hypothesis import given
@@ -21,13 +20,13 @@ from modelops.core.incident import (
 )
 from modelops.core.state import DesiredState
 from tests.core.alerts import STARTS_AT, alert, webhook
-from tests.helpers import REPO_ROOT
+from tests.core.template import template_text
 
 
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> DesiredState:
     path = tmp_path_factory.mktemp("models") / "models.yaml"
-    shutil.copy(REPO_ROOT / "models.yaml", path)
+    path.write_text(template_text(), encoding="utf-8")
     return ModelsDocument.load(path).state()
 
 

@@ -8,7 +8,7 @@ from modelops.core.document import ModelsDocument
 from modelops.core.rollback import plan_rollback
 from modelops.errors import BadInput, Denied
 from tests.core.histories import AT, churn
-from tests.helpers import REPO_ROOT
+from tests.core.template import template_text
 
 
 def test_rollback_goes_to_previous_and_remembers_what_served_before_it():
@@ -52,7 +52,7 @@ def test_naming_a_version_that_is_not_serving_is_bad_input():
 
 
 def test_a_drill_rolls_back_without_quarantining():
-    doc = ModelsDocument((REPO_ROOT / "models.yaml").read_text("utf-8"))
+    doc = ModelsDocument(template_text())
     doc.promote("churn", "staging", 1, at=AT, by="t", reason="r")
     doc.promote("churn", "staging", 2, at=AT, by="t", reason="r")
     plan = doc.rollback("churn", "staging", at=AT, by="drill", reason="drill: monthly", quarantine=False)

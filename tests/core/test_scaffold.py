@@ -8,9 +8,10 @@ import yaml
 from modelops.core.document import ModelsDocument
 from modelops.core.scaffold import EDITED, PRESETS, TASKS, name_problem, plan_init
 from modelops.errors import BadInput
+from tests.core.template import template_text
 from tests.helpers import REPO_ROOT
 
-FILES = {path: (REPO_ROOT / path).read_text("utf-8") for path in EDITED}
+FILES = {path: (REPO_ROOT / path).read_text("utf-8") for path in EDITED} | {"models.yaml": template_text()}
 
 
 @pytest.mark.parametrize(
