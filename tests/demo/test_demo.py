@@ -59,7 +59,8 @@ def test_mlflow_aliases_equal_models_yaml(demo):
     import mlflow
 
     sandbox = json.loads((demo["repo"] / ".modelops" / "sandbox.json").read_text("utf-8"))
-    client = mlflow.MlflowClient(tracking_uri=sandbox["tracking_uri"])
+    uri = sandbox["tracking_uri"]
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     state = ModelsDocument.load(demo["repo"] / "models.yaml").state()
     for env in state.model("churn").environments.values():
         for alias, version in ((env.alias, env.version), (env.previous_alias, env.previous)):

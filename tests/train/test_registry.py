@@ -131,6 +131,22 @@ def test_experiment_created_with_the_configured_artifact_root(sqlite_registry: R
     )
 
 
+def test_a_registry_made_active_leaves_no_uri_behind(sqlite_registry: Registry, monkeypatch) -> None:
+    """A later client in the same process (or a subprocess, through the environment) would otherwise
+    read this registry instead of its own."""
+    import os
+
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    with sqlite_registry.active():
+        assert mlflow.get_registry_uri() == sqlite_registry.tracking_uri
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+
+
 def test_a_missing_sqlite_registry_is_named_never_made_again_empty(tmp_path) -> None:
     gone = tmp_path / "mlflow.db"
     with pytest.raises(

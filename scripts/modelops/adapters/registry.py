@@ -186,18 +186,26 @@ class Registry:
         """Point MLflow's fluent API at this registry for the duration; yields the mlflow module."""
         self._require_sqlite_file()
         import mlflow
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
 
-        previous_tracking = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None  # type: ignore[no-untyped-call]
-        previous_registry = os.environ.get("MLFLOW_REGISTRY_URI")
+        # MLflow keeps both URIs in module globals and exports them to the environment: all four are put
+        # back, or a later client in this process (or a subprocess) would talk to this registry.
+        previous_env = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+        previous_tracking = tracking_utils._tracking_uri
+        previous_registry = registry_utils._registry_uri
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         try:
             yield mlflow
         finally:
-            if previous_tracking is not None:
-                mlflow.set_tracking_uri(previous_tracking)
-            if previous_registry is not None:
-                mlflow.set_registry_uri(previous_registry)
+            tracking_utils._tracking_uri = previous_tracking
+            registry_utils._registry_uri = previous_registry
+            for name, value in previous_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     # -- registered models and aliases -------------------------------------------------------------
 
