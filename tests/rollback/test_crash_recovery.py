@@ -25,8 +25,10 @@ def _production_serves_v2_with_the_registry_agreeing(world: dict[str, str]) -> N
     assert modelops("render", cwd=repo).returncode == 0
     run(["git", "commit", "-qam", "seed: production serves v2"], cwd=repo)
     run(["git", "push", "-q", "origin", "main"], cwd=repo)
-    client = mlflow.MlflowClient(tracking_uri=world["tracking_uri"])
-    client.create_registered_model("churn-classifier")
+    from modelops.adapters.registry import Registry
+
+    Registry(world["tracking_uri"]).ensure_registered_model("churn-classifier")  # the sandbox may have it
+    client = mlflow.MlflowClient(tracking_uri=world["tracking_uri"], registry_uri=world["tracking_uri"])
     for _ in (1, 2):
         client.create_model_version("churn-classifier", source="file:///dev/null")
     synced = modelops("sync-registry", cwd=repo)
@@ -36,7 +38,7 @@ def _production_serves_v2_with_the_registry_agreeing(world: dict[str, str]) -> N
 def _alias(world: dict[str, str], alias: str) -> int | None:
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=world["tracking_uri"])
+    client = mlflow.MlflowClient(tracking_uri=world["tracking_uri"], registry_uri=world["tracking_uri"])
     try:
         return int(client.get_model_version_by_alias("churn-classifier", alias).version)
     except mlflow.exceptions.MlflowException:

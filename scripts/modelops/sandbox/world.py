@@ -85,6 +85,9 @@ def _build(workdir: Path, source: Path) -> Sandbox:
     mlflow_dir, remote, forge = workdir / "mlflow", workdir / "dvc-remote", workdir / "forge"
     for d in (mlflow_dir / "artifacts", remote, forge, workdir / "state"):
         d.mkdir(parents=True)
+    # The sandbox's registry: an empty SQLite database, whose tables MLflow makes on first use (the
+    # registry adapter names a missing one instead of making it again empty).
+    (mlflow_dir / "mlflow.db").touch()
 
     progress(f"seeding {origin} from {source}")
     source_git = Git(source)
