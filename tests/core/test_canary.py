@@ -70,6 +70,38 @@ def test_a_large_score_shift_aborts_and_a_small_one_does_not() -> None:
     assert verdict(arm(6000, 60, score_shift=0.1), arm(54000, 540)) == "promote"
 
 
+def regression_arm(requests: float, edges: tuple[float, ...], shift: float = 0.0) -> Arm:
+    """A regression's scores, N(5 + shift, 2), binned on its own version's edges."""
+    from statistics import NormalDist
+
+    base = arm(requests, requests / 100)
+    cdf = NormalDist(5.0 + shift, 2.0).cdf
+    scores = tuple((le, (cdf(le) if math.isfinite(le) else 1.0) * requests) for le in (*edges, math.inf))
+    return Arm(requests=requests, errors=base.errors, latency=base.latency, scores=scores)
+
+
+def test_versions_that_bin_their_scores_on_different_edges_are_compared_on_the_shared_ones() -> None:
+    # A regression's bins are its training target's deciles: a retrained version's edges move.
+    stable_edges = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
+    canary_edges = (1.0, 2.5, 3.0, 4.5, 5.0, 6.5, 7.0, 8.5, 9.0)
+    same = analyse(regression_arm(6000, canary_edges), regression_arm(54000, stable_edges), SETTINGS, 1200)
+    shifted = analyse(
+        regression_arm(6000, canary_edges, shift=3.0), regression_arm(54000, stable_edges), SETTINGS, 1200
+    )
+
+    assert same.verdict == "promote", same.reason
+    assert shifted.verdict == "abort" and "score_distribution" in shifted.reason
+
+
+def test_score_histograms_without_shared_bins_are_missing_not_compared() -> None:
+    result = analyse(
+        regression_arm(6000, (1.5, 2.5, 3.5)), regression_arm(54000, (1.0, 2.0, 3.0)), SETTINGS, 1200
+    )
+
+    scores = next(m for m in result.metrics if m.name == "score_distribution")
+    assert scores.status == "missing" and "different edges" in scores.message
+
+
 def test_low_traffic_is_inconclusive_never_an_abort_nor_a_pass() -> None:
     result = analyse(arm(40, 4), arm(400, 4), SETTINGS, 600)
     assert result.verdict == "inconclusive"

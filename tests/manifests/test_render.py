@@ -108,8 +108,20 @@ def test_a_canary_puts_the_canary_version_in_the_spec_with_its_traffic(tmp_path)
         "MODELOPS_MODEL": "churn",
         "MODELOPS_ENV": "staging",
         "MODELOPS_VERSION": "5",
+        "MODELOPS_TASK": "binary",
         "MODELOPS_RUN_ID": "c" * 32,
     }
+
+
+def test_the_runtime_is_told_the_models_task_so_it_knows_what_its_outputs_mean(tmp_path):
+    models = two_models()
+    models["fraud"]["gate"] = {"task": "regression", "primary_metric": "rmse"}
+    repo = make_repo(tmp_path, models)
+    render(Context(repo=repo))
+    env = {
+        e["name"]: e["value"] for e in patch_of(repo, "fraud", "staging")["spec"]["predictor"]["model"]["env"]
+    }
+    assert env["MODELOPS_TASK"] == "regression"
 
 
 def test_a_null_run_id_is_omitted_not_rendered_as_null(tmp_path):

@@ -17,6 +17,7 @@ from modelops.serving.summaries import (
     OTHER_CATEGORY,
     FeatureSummaries,
     feature_bins,
+    score_edges,
 )
 from tests.serving.conftest import Metrics
 
@@ -118,6 +119,36 @@ def test_a_new_version_takes_the_info_series_and_a_returning_one_keeps_its_count
     assert back.snapshot()["n"] == 2
     assert [lbl["version"] for lbl, _ in scraped.find(contract.MODEL_INFO)] == ["1"]
     assert {lbl["version"]: v for lbl, v in scraped.find(contract.VERSION_START)} == {"1": 3.0, "2": 2.0}
+
+
+def test_scores_are_binned_on_the_probability_scale_except_a_regressions_on_its_targets_deciles() -> None:
+    profile = {"target": {"name": "visits", "quantiles": {"0.0": 0.0, "0.5": 2.0, "0.9": 7.5, "1.0": 31.0}}}
+
+    assert score_edges("binary", profile) == contract.SCORE_BUCKETS
+    assert score_edges("multiclass", profile) == contract.SCORE_BUCKETS
+    assert score_edges("regression", profile) == (0.0, 2.0, 7.5, 31.0)
+    assert score_edges("regression", None) == GENERIC_EDGES
+
+
+def test_each_version_exposes_its_score_histogram_on_its_own_edges() -> None:
+    registry = CollectorRegistry()
+    metrics = ServingMetrics(registry)
+    v1, v2 = SeriesKey("visits", "production", "1"), SeriesKey("visits", "production", "2")
+    metrics.start_serving(v1, "run-1", [], at=1.0, score_edges=(1.0, 5.0))
+    metrics.start_serving(v2, "run-2", [], at=2.0, score_edges=(2.0, 4.0, 8.0))
+    scores = metrics.scores(v2)
+    assert scores is not None
+
+    scores.observe(np.array([1.0, 4.0, 4.0, 9.5]))
+    scraped = Metrics(generate_latest(registry).decode())
+
+    def buckets(version: str) -> dict[str, float]:
+        return {lbl["le"]: v for lbl, v in scraped.find(contract.SCORE + "_bucket", version=version)}
+
+    assert buckets("1") == {"1.0": 0, "5.0": 0, "+Inf": 0}
+    assert buckets("2") == {"2.0": 1, "4.0": 3, "8.0": 3, "+Inf": 4}
+    assert scraped.value(contract.SCORE + "_sum", version="2") == 18.5
+    assert scraped.value(contract.SCORE + "_count", version="2") == 4
 
 
 def test_a_profile_with_both_edges_and_quantiles_bins_on_its_edges() -> None:

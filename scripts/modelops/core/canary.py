@@ -369,6 +369,14 @@ def _ms(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
+def _on_shared_edges(a: Buckets, b: Buckets) -> tuple[Buckets, Buckets]:
+    """Both histograms on the edges they share. A regression's score bins are its training target's
+    deciles, so two versions trained on different data bin differently; a cumulative count at a
+    shared edge is exact in both, so comparing on those is a coarser but honest comparison."""
+    shared = {le for le, _ in a} & {le for le, _ in b}
+    return tuple(x for x in a if x[0] in shared), tuple(x for x in b if x[0] in shared)
+
+
 def _scores(c: Arm, s: Arm, settings: AnalysisSettings, look: int) -> MetricResult:
     name = "score_distribution"
     if "scores" in c.failures or "scores" in s.failures:
@@ -380,7 +388,12 @@ def _scores(c: Arm, s: Arm, settings: AnalysisSettings, look: int) -> MetricResu
     assert c.scores is not None and s.scores is not None
     from modelops.core.drift import psi
 
-    nc, ns = c.scores[-1][1], s.scores[-1][1]
+    canary_scores, stable_scores = _on_shared_edges(c.scores, s.scores)
+    if len(canary_scores) < 3:
+        return MetricResult(
+            name, "missing", "canary and stable bin scores on different edges and share fewer than two"
+        )
+    nc, ns = canary_scores[-1][1], stable_scores[-1][1]
     if nc < settings.min_requests or ns < settings.min_requests:
         return MetricResult(
             name,
@@ -388,8 +401,8 @@ def _scores(c: Arm, s: Arm, settings: AnalysisSettings, look: int) -> MetricResu
             f"too little data: {nc:.0f} canary and {ns:.0f} stable scores",
             estimate={"canary_n": nc},
         )
-    cdf_c = [count / nc for _, count in c.scores]
-    cdf_s = [count / ns for _, count in s.scores]
+    cdf_c = [count / nc for _, count in canary_scores]
+    cdf_s = [count / ns for _, count in stable_scores]
     d = max(abs(a - b) for a, b in zip(cdf_c, cdf_s, strict=True))
     n_eff = nc * ns / (nc + ns)
     fixed_p = min(1.0, 2 * math.exp(-2 * n_eff * d * d))  # DKW: conservative on binned CDFs
@@ -399,7 +412,7 @@ def _scores(c: Arm, s: Arm, settings: AnalysisSettings, look: int) -> MetricResu
         counts = [count for _, count in buckets]
         return [b - a for a, b in zip([0.0, *counts], counts, strict=False)]
 
-    index = psi(cells(s.scores), cells(c.scores))
+    index = psi(cells(stable_scores), cells(canary_scores))
     estimate = {"ks": d, "psi": index, "canary_n": nc, "stable_n": ns}
     text = f"KS D={d:.3f}, PSI={index:.3f} (limit {settings.score_psi})"
     if index > settings.score_psi:
@@ -440,9 +453,10 @@ def analyse(canary: Arm, stable: Arm, settings: AnalysisSettings, elapsed_second
         _scores(canary, stable, settings, look),
         _labels(canary, stable, settings),
     ]
-    tested = [i for i, m in enumerate(metrics) if m.p_value is not None]
-    rejected = holm([metrics[i].p_value or 1.0 for i in tested], settings.alpha_abort)
-    for i, hit in zip(tested, rejected, strict=True):
+    tested = [(i, m.p_value) for i, m in enumerate(metrics) if m.p_value is not None]
+    # A p-value that underflowed to 0.0 is the strongest evidence there is, not a missing one.
+    rejected = holm([p for _, p in tested], settings.alpha_abort)
+    for (i, _), hit in zip(tested, rejected, strict=True):
         if hit:
             metrics[i] = MetricResult(
                 metrics[i].name,

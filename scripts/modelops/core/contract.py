@@ -13,7 +13,9 @@ REQUESTS_TOTAL = "modelops_requests_total"
 # Histogram (seconds): end-to-end predict latency.
 LATENCY_SECONDS = "modelops_request_latency_seconds"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
-# Histogram: predicted positive-class probability.
+# Histogram: one score per prediction, by the model's task: P(positive) (binary), the top class's
+# probability (multiclass), both on SCORE_BUCKETS; the predicted value (regression), on the training
+# target's deciles from the version's data profile.
 SCORE = "modelops_prediction_score"
 SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 # Counter: predictions whose delayed label arrived, label outcome="correct"|"wrong" (written by

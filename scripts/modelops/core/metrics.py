@@ -33,6 +33,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -186,6 +187,53 @@ def as_predictions(task: str, predictions: ArrayLike) -> FloatArray:
     if p.ndim != 1:
         raise ValueError(f"{task} predictions must be one value per row, got shape {p.shape}")
     return p
+
+
+def model_outputs(model: Any, frame: Any, task: str, classes: Sequence[Any] | None = None) -> FloatArray:
+    """A model's outputs on `frame` as the task reads them (what evaluation scores and serving serves).
+
+    binary: P(positive) — predict_proba(x)[:, 1] when the model has it (the sklearn fast path), else
+    predict(x): one column (or a 1-D result) is P(positive), two columns are [P(0), P(1)]. A model
+    that only predicts hard 0/1 labels is scored as if those were probabilities: ranking metrics see
+    one threshold, and calibration is judged on them as they are.
+    multiclass: class probabilities, rows × classes — predict_proba, or predict returning one column
+    per class in `classes` order; a model whose predict returns labels is one-hot encoded on
+    `classes` (without them, on the labels it returned, sorted).
+    regression: predict(x) as values.
+    """
+    if task != "regression" and hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(frame), dtype=np.float64)
+        if task == "binary":
+            positive: FloatArray = proba[:, 1]
+            return positive
+        return proba
+    raw = model.predict(frame)
+    values = np.asarray(getattr(raw, "to_numpy", lambda: raw)())
+    if task == "multiclass":
+        if values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1):
+            labels = values.reshape(-1)
+            known = classes if classes is not None else sorted({str(v) for v in labels})
+            index = {str(c): k for k, c in enumerate(known)}
+            onehot: FloatArray = np.zeros((len(labels), len(index)))
+            for row, label in enumerate(labels):
+                if str(label) in index:
+                    onehot[row, index[str(label)]] = 1.0
+            return onehot
+        probabilities: FloatArray = values.astype(np.float64)
+        return probabilities
+    out: FloatArray = values.astype(np.float64)
+    if out.ndim == 2:
+        out = out[:, -1] if task == "binary" else out[:, 0]
+    return out
+
+
+def served_scores(task: str, outputs: FloatArray) -> FloatArray:
+    """The one number per row the prediction-score histogram counts: P(positive) (binary), the top
+    class's probability (multiclass), the predicted value (regression)."""
+    if task == "multiclass":
+        top: FloatArray = outputs.max(axis=1)
+        return top
+    return outputs
 
 
 # -- sufficient statistics (metrics that are functions of per-row sums) -----------------------------

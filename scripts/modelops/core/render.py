@@ -212,6 +212,8 @@ def _inference_service_patch(model: Model, env: Environment, uri_prefix: str) ->
         {"name": "MODELOPS_MODEL", "value": model.name},
         {"name": "MODELOPS_ENV", "value": env.name},
         {"name": "MODELOPS_VERSION", "value": str(served.version)},
+        # What the model's outputs mean (gate.task): the runtime serves and bins them accordingly.
+        {"name": "MODELOPS_TASK", "value": model.gate.task},
     ]
     if served.run_id is not None:
         container_env.append({"name": "MODELOPS_RUN_ID", "value": served.run_id})

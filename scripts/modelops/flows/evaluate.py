@@ -41,42 +41,10 @@ class EvalReport:
         return self.data
 
 
-def predict(model: Any, frame: Any, task: str, classes: list[Any] | None = None) -> Any:
-    """The model's outputs as the task reads them.
-
-    binary: P(positive) — predict_proba(x)[:, 1] when the model has it (the sklearn fast path), else
-    predict(x): one column (or a 1-D result) is P(positive), two columns are [P(0), P(1)]. A model
-    that only predicts hard 0/1 labels is scored as if those were probabilities: ranking metrics see
-    one threshold, and calibration is judged on them as they are.
-    multiclass: class probabilities, rows × classes — predict_proba, or predict returning one column
-    per class in `classes` order; a model whose predict returns labels is one-hot encoded.
-    regression: predict(x) as values.
-    """
-    import numpy as np
-
-    if task != "regression" and hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(frame), dtype=np.float64)
-        return proba[:, 1] if task == "binary" else proba
-    raw = model.predict(frame)
-    values = np.asarray(getattr(raw, "to_numpy", lambda: raw)())
-    if task == "multiclass":
-        if values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1):
-            labels = values.reshape(-1)
-            index = {str(c): k for k, c in enumerate(classes or sorted({str(v) for v in labels}))}
-            onehot = np.zeros((len(labels), len(index)))
-            for row, label in enumerate(labels):
-                if str(label) in index:
-                    onehot[row, index[str(label)]] = 1.0
-            return onehot
-        return values.astype(np.float64)
-    values = values.astype(np.float64)
-    if values.ndim == 2:
-        values = values[:, -1] if task == "binary" else values[:, 0]
-    return values
-
-
 def _score(model: Any, frame: Any, columns: list[str], what: str, task: str, classes: Any = None) -> Any:
     import numpy as np
+
+    from modelops.core.metrics import model_outputs
 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -84,7 +52,7 @@ def _score(model: Any, frame: Any, columns: list[str], what: str, task: str, cla
             f"golden set: {what} needs column(s) {', '.join(missing)} the golden set does not have"
         )
     try:
-        scores = predict(model, frame[columns], task, classes)
+        scores = model_outputs(model, frame[columns], task, classes)
     except Exception as exc:
         raise ExternalError(f"{what}: scoring the golden set failed: {type(exc).__name__}: {exc}") from exc
     if not np.all(np.isfinite(scores)):
@@ -107,16 +75,18 @@ def _latencies_ms(model: Any, frame: Any, columns: list[str], task: str = "binar
     """
     from threadpoolctl import threadpool_limits
 
+    from modelops.core.metrics import model_outputs
+
     rows = [frame.iloc[[i % len(frame)]][columns] for i in range(LATENCY_CALLS)]
     out = []
     with threadpool_limits(limits=1):
         for row in rows[:LATENCY_WARMUP]:
-            predict(model, row, task)
+            model_outputs(model, row, task)
         for row in rows:
             best = math.inf
             for _ in range(LATENCY_REPEATS):
                 started = time.perf_counter()
-                predict(model, row, task)
+                model_outputs(model, row, task)
                 best = min(best, time.perf_counter() - started)
             out.append(best * 1000.0)
     return out

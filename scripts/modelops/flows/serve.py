@@ -31,7 +31,7 @@ def pinned_source(models_path: Path, model: str, env: str, tracking_uri: str) ->
     version = found.env(env).version
     if version is None:
         return None
-    return RegistrySource(found.registered_model, int(version), tracking_uri)
+    return RegistrySource(found.registered_model, int(version), tracking_uri, found.gate.task)
 
 
 class PinWatcher:
@@ -91,7 +91,7 @@ def serve(
         name=model,
         model=model,
         env=env,
-        source=RegistrySource(found.registered_model, int(chosen), tracking_uri),
+        source=RegistrySource(found.registered_model, int(chosen), tracking_uri, found.gate.task),
         host=host,
         port=port,
         follow=PinWatcher(ctx.models_path, model, env, tracking_uri) if follow else None,

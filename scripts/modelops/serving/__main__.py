@@ -3,6 +3,8 @@
 KServe's storage initializer puts the pinned version's MLflow model in --model_dir (/mnt/models). The
 rendered InferenceService says which version it is, through the environment:
   MODELOPS_MODEL, MODELOPS_ENV, MODELOPS_VERSION, MODELOPS_RUN_ID (labels and response headers);
+  MODELOPS_TASK (the model's gate.task, binary|multiclass|regression: what its outputs mean; binary
+  when unset);
   MLFLOW_TRACKING_URI (optional: lets the runtime fetch the run's data_profile.json);
   MODELOPS_FAULT_ERROR_RATE, MODELOPS_FAULT_LATENCY_MS (drills; off by default);
   MODELOPS_ADMIN_TOKEN (enables POST /admin/fault with a bearer token; there is no loopback access in
@@ -48,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     version=env.get("MODELOPS_VERSION") or "unknown",
                     run_id=env.get("MODELOPS_RUN_ID") or None,
                     tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
+                    task=env.get("MODELOPS_TASK") or "binary",
                 ),
                 host=args.host,
                 port=args.http_port,

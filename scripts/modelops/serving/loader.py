@@ -2,15 +2,19 @@
 
 A version comes either from the registry (`models:/<registered>/<version>`, local serving) or from a
 directory the storage initializer filled (`/mnt/models`, in the cluster). Either way the loaded
-version carries what serving needs: the sklearn pipeline, its input columns and types from the
-signature, the input example for the warm-up, and the training data's profile for the feature bins.
+version carries what serving needs: the model, its input columns and types from the signature, the
+input example for the warm-up, and the training data's profile for the feature and score bins.
+
+The model's task (gate.task) says what its outputs mean, read as evaluation reads them
+(core.metrics.model_outputs). A scikit-learn model with the method the task needs (predict_proba for
+binary and multiclass, predict for regression) is served natively, the fast path; any other MLflow
+model is served through its pyfunc flavour.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import tempfile
 import time
@@ -22,14 +26,17 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from modelops.core import contract
+from modelops.core.metrics import TASKS, model_outputs, served_scores
 from modelops.core.profile import PROFILE_ARTIFACT
-from modelops.errors import ExternalError
+from modelops.errors import BadInput, ExternalError
 from modelops.serving.sources import DirectorySource, Source
-from modelops.serving.summaries import FeatureBins, feature_bins
+from modelops.serving.summaries import FeatureBins, feature_bins, score_edges
 
 log = logging.getLogger("modelops.serving")
 
 ENV_PROFILE = "MODELOPS_DATA_PROFILE"
+ENV_TASK = "MODELOPS_TASK"
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
 T = TypeVar("T")
@@ -39,19 +46,27 @@ T = TypeVar("T")
 class LoadedVersion:
     version: str
     run_id: str
-    pipeline: Any
+    model: Any  # the native sklearn estimator (fast path) or the pyfunc model
     input_types: dict[str, str]
     example: pd.DataFrame | None
     specs: tuple[FeatureBins, ...]
     has_profile: bool
+    task: str = "binary"
+    classes: tuple[str, ...] | None = None  # multiclass: the probability columns' classes, in order
+    score_edges: tuple[float, ...] = contract.SCORE_BUCKETS
+    flavor: str = "sklearn"
 
     @property
     def input_names(self) -> list[str]:
         return list(self.input_types)
 
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """The task's outputs: P(positive) (binary), rows × classes (multiclass), values (regression)."""
+        return model_outputs(self.model, frame, self.task, self.classes)
+
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        scores: np.ndarray = np.asarray(self.pipeline.predict_proba(frame)[:, 1], dtype=float)
-        return scores
+        """One score per row, as the prediction-score histogram counts it."""
+        return served_scores(self.task, self.predict(frame))
 
 
 def _with_retries(what: str, call: Callable[[], T]) -> T:
@@ -116,10 +131,45 @@ def _profile(model_dir: Path, run_id: str, tracking_uri: str | None) -> dict[str
         return None
 
 
-def _from_directory(
-    model_dir: Path, version: str, run_id: str | None, tracking_uri: str | None
-) -> LoadedVersion:
+def _native(mlmodel: Any, model_dir: Path, task: str, what: str) -> Any | None:
+    """The sklearn estimator when the version has that flavour and the method its task needs."""
+    if "sklearn" not in (mlmodel.flavors or {}):
+        return None
     import mlflow.sklearn
+
+    # MLflow refuses to unpickle unless allowed; these are the versions our own registry holds.
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    try:
+        estimator = mlflow.sklearn.load_model(str(model_dir))
+    except Exception as exc:
+        raise ExternalError(f"{what}: cannot load the sklearn flavor ({type(exc).__name__}: {exc})") from None
+    return estimator if hasattr(estimator, "predict" if task == "regression" else "predict_proba") else None
+
+
+def _pyfunc(model_dir: Path, what: str) -> Any:
+    import mlflow.pyfunc
+
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    try:
+        return mlflow.pyfunc.load_model(str(model_dir))
+    except Exception as exc:
+        raise ExternalError(f"{what}: cannot load it as pyfunc ({type(exc).__name__}: {exc})") from None
+
+
+def _classes(model: Any, profile: dict[str, Any] | None) -> tuple[str, ...] | None:
+    """A multiclass model's classes in its probability columns' order: the estimator's own
+    `classes_`, else the training target's classes from the profile (sorted, as training saw them)."""
+    known = getattr(model, "classes_", None)
+    if known is not None:
+        return tuple(str(c) for c in known)
+    target = (profile or {}).get("target")
+    classes = target.get("classes") if isinstance(target, dict) else None
+    return tuple(str(c) for c in classes) if isinstance(classes, dict | list) and classes else None
+
+
+def _from_directory(
+    model_dir: Path, version: str, run_id: str | None, tracking_uri: str | None, task: str
+) -> LoadedVersion:
     from mlflow.models import Model
 
     what = f"model at {model_dir}"
@@ -136,12 +186,8 @@ def _from_directory(
             f"{what}: the model has no column signature; log it with signature=infer_signature(...)"
         )
     input_types = {name: t.name for name, t in mlmodel.signature.inputs.input_types_dict().items()}
-    try:
-        pipeline = mlflow.sklearn.load_model(str(model_dir))
-    except Exception as exc:
-        raise ExternalError(f"{what}: cannot load the sklearn flavor ({type(exc).__name__}: {exc})") from None
-    if not hasattr(pipeline, "predict_proba"):
-        raise ExternalError(f"{what}: {type(pipeline).__name__} has no predict_proba")
+    native = _native(mlmodel, model_dir, task, what)
+    model = native if native is not None else _pyfunc(model_dir, what)
     example = None
     try:
         raw_example = mlmodel.load_input_example(str(model_dir))
@@ -155,19 +201,25 @@ def _from_directory(
     return LoadedVersion(
         version=version,
         run_id=resolved_run,
-        pipeline=pipeline,
+        model=model,
         input_types=input_types,
         example=example,
         specs=tuple(feature_bins(input_types, profile)),
         has_profile=profile is not None,
+        task=task,
+        classes=_classes(model, profile) if task == "multiclass" else None,
+        score_edges=score_edges(task, profile),
+        flavor="sklearn" if native is not None else "pyfunc",
     )
 
 
 def load(source: Source) -> LoadedVersion:
     """Load a version; raise ExternalError with one line naming it when it cannot serve."""
+    if source.task not in TASKS:
+        raise BadInput(f"{ENV_TASK}={source.task!r}: the task must be one of {', '.join(TASKS)}")
     _configure_mlflow(source.tracking_uri)
     if isinstance(source, DirectorySource):
-        return _from_directory(source.path, source.version, source.run_id, source.tracking_uri)
+        return _from_directory(source.path, source.version, source.run_id, source.tracking_uri, source.task)
 
     import mlflow
     from mlflow import MlflowClient
@@ -189,7 +241,7 @@ def load(source: Source) -> LoadedVersion:
                 registry_uri=source.tracking_uri,
             ),
         )
-        return _from_directory(Path(local), source.label, registered.run_id, source.tracking_uri)
+        return _from_directory(Path(local), source.label, registered.run_id, source.tracking_uri, source.task)
 
 
 def _synthetic_row(input_types: dict[str, str]) -> pd.DataFrame:
@@ -209,10 +261,33 @@ def warm_up(loaded: LoadedVersion) -> None:
         return
     try:
         frame = to_frame({"dataframe_records": loaded.example.to_dict(orient="records")}, loaded.input_types)
-        scores = loaded.score(frame)
+        outputs = loaded.predict(frame)
     except Exception as exc:
         raise ExternalError(
             f"v{loaded.version}: warm-up prediction on the input example failed ({type(exc).__name__}: {exc})"
         ) from None
-    if scores.shape != (len(frame),) or not all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores):
-        raise ExternalError(f"v{loaded.version}: warm-up scores are not probabilities: {scores[:5].tolist()}")
+    problem = outputs_problem(loaded, outputs, len(frame))
+    if problem:
+        raise ExternalError(f"v{loaded.version} ({loaded.flavor}, {loaded.task}): {problem}")
+
+
+def outputs_problem(loaded: LoadedVersion, outputs: np.ndarray, rows: int) -> str | None:
+    """Why the version's outputs on `rows` rows cannot be served for its task, or None."""
+    expected = "rows × classes" if loaded.task == "multiclass" else "one value per row"
+    shape_ok = (
+        outputs.ndim == 2 and outputs.shape[0] == rows and outputs.shape[1] >= 2
+        if loaded.task == "multiclass"
+        else outputs.shape == (rows,)
+    )
+    if not shape_ok:
+        return f"the outputs have shape {outputs.shape}, a {loaded.task} model returns {expected}"
+    if loaded.task == "multiclass" and loaded.classes is not None and outputs.shape[1] != len(loaded.classes):
+        return f"{outputs.shape[1]} probability columns for {len(loaded.classes)} classes ({', '.join(loaded.classes)})"
+    if not np.all(np.isfinite(outputs)):
+        return f"non-finite outputs on the input example: {outputs[:5].tolist()}"
+    if loaded.task != "regression" and (outputs.min() < 0.0 or outputs.max() > 1.0):
+        return (
+            f"a {loaded.task} model serves probabilities in [0, 1]; it returned values in "
+            f"[{outputs.min():.4g}, {outputs.max():.4g}] (is it a regression model? set gate.task)"
+        )
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -17,9 +17,13 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from modelops.core import contract
-from modelops.serving.summaries import FeatureBins, FeatureSummaries
+from modelops.serving.summaries import FeatureBins, FeatureSummaries, ScoreCounts
 
 LABELS = list(contract.SERVING_LABELS)
+SCORE_HELP = (
+    "Prediction scores: P(positive) (binary), the top class's probability (multiclass), "
+    "the predicted value (regression)."
+)
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,19 @@ class SeriesKey:
         return {"model": self.model, "env": self.env, "version": self.version}
 
 
+def _histogram_buckets(edges: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
+    cumulative, buckets = 0, []
+    for edge, count in zip(edges, counts, strict=False):
+        cumulative += count
+        buckets.append((_le(edge), float(cumulative)))
+    buckets.append(("+Inf", float(cumulative + counts[-1])))
+    return buckets
+
+
 class _SummaryCollector(Collector):
-    """Feature summaries need per-feature bucket edges, which a prometheus_client Histogram cannot
-    have (its buckets are fixed per metric), so they are rendered from the running counts."""
+    """Feature summaries need per-feature bucket edges, and the score histogram per-version ones (a
+    regression's bins are its target's range), which a prometheus_client Histogram cannot have (its
+    buckets are fixed per metric), so they are rendered from the running counts."""
 
     def __init__(self, owner: ServingMetrics) -> None:
         self._owner = owner
@@ -55,20 +69,19 @@ class _SummaryCollector(Collector):
             "Missing (null, NaN or non-finite) values of model inputs.",
             labels=[*LABELS, "feature"],
         )
-        for key, summaries in self._owner.all_summaries():
+        scores = HistogramMetricFamily(contract.SCORE, SCORE_HELP, labels=LABELS)
+        for key, summaries, score_counts in self._owner.all_summaries():
             base = [key.model, key.env, key.version]
+            edges, counts, total = score_counts.snapshot()
+            scores.add_metric(base, _histogram_buckets(edges, counts), sum_value=total)
             for feature, edges, counts, total in summaries.numeric():
-                cumulative, buckets = 0, []
-                for edge, count in zip(edges, counts, strict=False):
-                    cumulative += count
-                    buckets.append((_le(edge), float(cumulative)))
-                buckets.append(("+Inf", float(cumulative + counts[-1])))
-                values.add_metric([*base, feature], buckets, sum_value=total)
+                values.add_metric([*base, feature], _histogram_buckets(edges, counts), sum_value=total)
             for feature, counted in summaries.categorical():
                 for category, count in sorted(counted.items()):
                     categories.add_metric([*base, feature, category], float(count))
             for feature, count in summaries.missing():
                 missing.add_metric([*base, feature], float(count))
+        yield scores
         yield values
         yield categories
         yield missing
@@ -93,13 +106,6 @@ class ServingMetrics:
             buckets=contract.LATENCY_BUCKETS,
             registry=registry,
         )
-        self.score = Histogram(
-            contract.SCORE,
-            "Predicted positive-class probability.",
-            LABELS,
-            buckets=contract.SCORE_BUCKETS,
-            registry=registry,
-        )
         self.version_start = Gauge(
             contract.VERSION_START,
             "When this version started serving here (unix seconds).",
@@ -111,25 +117,36 @@ class ServingMetrics:
         )
         self._lock = threading.Lock()
         self._summaries: dict[SeriesKey, FeatureSummaries] = {}
+        self._scores: dict[SeriesKey, ScoreCounts] = {}
         self._info_labels: dict[tuple[str, str], tuple[str, ...]] = {}
         registry.register(_SummaryCollector(self))
 
-    def all_summaries(self) -> list[tuple[SeriesKey, FeatureSummaries]]:
+    def all_summaries(self) -> list[tuple[SeriesKey, FeatureSummaries, ScoreCounts]]:
         with self._lock:
-            return list(self._summaries.items())
+            return [(key, summaries, self._scores[key]) for key, summaries in self._summaries.items()]
 
     def summaries(self, key: SeriesKey) -> FeatureSummaries | None:
         with self._lock:
             return self._summaries.get(key)
 
+    def scores(self, key: SeriesKey) -> ScoreCounts | None:
+        with self._lock:
+            return self._scores.get(key)
+
     def start_serving(
-        self, key: SeriesKey, run_id: str, specs: Iterable[FeatureBins], at: float | None = None
+        self,
+        key: SeriesKey,
+        run_id: str,
+        specs: Iterable[FeatureBins],
+        at: float | None = None,
+        score_edges: Sequence[float] = contract.SCORE_BUCKETS,
     ) -> FeatureSummaries:
         """Mark `key` as the version serving for its model and env, from now; returns its summaries.
 
-        A version that comes back (a rollback) keeps counting into the summaries it had."""
+        A version that comes back (a rollback) keeps counting into the summaries and scores it had."""
         with self._lock:
             summaries = self._summaries.setdefault(key, FeatureSummaries(specs))
+            self._scores.setdefault(key, ScoreCounts(score_edges))
             previous = self._info_labels.get((key.model, key.env))
             if previous is not None:
                 self.info.remove(*previous)
@@ -141,7 +158,6 @@ class ServingMetrics:
             for outcome in ("ok", "error"):
                 self.requests.labels(**key.labels(), outcome=outcome)
             self.latency.labels(**key.labels())
-            self.score.labels(**key.labels())
             return summaries
 
 

@@ -6,6 +6,14 @@ Accepted bodies:
   {"dataframe_records": [{...}]}; {"inputs": ...} is read like "instances".
 - v2 (Open Inference Protocol): one input tensor per column, named after the column.
 Columns the model does not take are ignored; a missing column is the client's error.
+
+Responses, by the model's task (the shape binary always had is kept):
+- binary: v1 {"predictions": [P(positive), ...]}; v2 one FP64 output "predictions", shape [n];
+- regression: the same, with the predicted values;
+- multiclass: v1 {"predictions": [[P(class) per class], ...], "classes": [...], "labels": [...]},
+  the probabilities in `classes` order and the most probable class per row; v2 the FP64
+  "predictions" of shape [n, K] (row-major, parameter "classes": the classes, comma-separated) and a
+  BYTES output "labels" of shape [n].
 """
 
 from __future__ import annotations
@@ -110,3 +118,36 @@ def to_frame(body: Any, types: Mapping[str, str]) -> pd.DataFrame:
     if not given[columns[0]]:
         raise BadPayload("no rows to score")
     return _coerce(given, types)
+
+
+def _labels(outputs: np.ndarray, classes: Sequence[str] | None) -> list[str]:
+    top = outputs.argmax(axis=1)
+    names = list(classes) if classes is not None else [str(k) for k in range(outputs.shape[1])]
+    return [names[k] for k in top.tolist()]
+
+
+def v1_response(task: str, outputs: np.ndarray, classes: Sequence[str] | None) -> dict[str, Any]:
+    """The v1 response body for a task's outputs (see the module docstring)."""
+    if task != "multiclass":
+        return {"predictions": outputs.tolist()}
+    names = list(classes) if classes is not None else [str(k) for k in range(outputs.shape[1])]
+    return {"predictions": outputs.tolist(), "classes": names, "labels": _labels(outputs, classes)}
+
+
+def v2_outputs(task: str, outputs: np.ndarray, classes: Sequence[str] | None) -> list[dict[str, Any]]:
+    """The v2 output tensors (name, shape, datatype, data, parameters) for a task's outputs."""
+    if task != "multiclass":
+        return [
+            {"name": "predictions", "shape": [len(outputs)], "datatype": "FP64", "data": outputs.tolist()}
+        ]
+    names = list(classes) if classes is not None else [str(k) for k in range(outputs.shape[1])]
+    return [
+        {
+            "name": "predictions",
+            "shape": list(outputs.shape),
+            "datatype": "FP64",
+            "data": outputs.reshape(-1).tolist(),
+            "parameters": {"classes": ",".join(names)},
+        },
+        {"name": "labels", "shape": [len(outputs)], "datatype": "BYTES", "data": _labels(outputs, classes)},
+    ]

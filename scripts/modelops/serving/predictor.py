@@ -19,11 +19,12 @@ from kserve.errors import ModelNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from modelops.core import contract
+from modelops.core.metrics import served_scores
 from modelops.serving.fault import FaultSwitch, InjectedFault
 from modelops.serving.loader import LoadedVersion
 from modelops.serving.metrics import SeriesKey, ServingMetrics
-from modelops.serving.payload import BadPayload, to_frame
-from modelops.serving.summaries import FeatureSummaries
+from modelops.serving.payload import BadPayload, to_frame, v1_response, v2_outputs
+from modelops.serving.summaries import FeatureSummaries, ScoreCounts
 
 log = logging.getLogger("modelops.serving")
 
@@ -46,6 +47,7 @@ class Serving:
     loaded: LoadedVersion
     key: SeriesKey
     summaries: FeatureSummaries
+    scores: ScoreCounts
     since: float
 
     @property
@@ -73,9 +75,13 @@ class Predictor(Model):  # type: ignore[misc]  # kserve ships no types
         """Switch to an already warmed-up version; from now on requests use it."""
         key = SeriesKey(self.model, self.env, loaded.version)
         since = time.time()
-        summaries = self.metrics.start_serving(key, loaded.run_id, loaded.specs, at=since)
+        summaries = self.metrics.start_serving(
+            key, loaded.run_id, loaded.specs, at=since, score_edges=loaded.score_edges
+        )
+        scores = self.metrics.scores(key)
+        assert scores is not None  # start_serving made it
         previous = self.serving
-        self.serving = Serving(loaded, key, summaries, since)
+        self.serving = Serving(loaded, key, summaries, scores, since)
         self.ready = True
         if previous is None:
             log.info("%s/%s: serving v%s (run %s)", self.model, self.env, loaded.version, loaded.run_id)
@@ -96,6 +102,11 @@ class Predictor(Model):  # type: ignore[misc]  # kserve ships no types
         return [{"name": n, "datatype": V2_TYPES.get(t, "BYTES"), "shape": [-1]} for n, t in types.items()]
 
     def get_output_types(self) -> list[dict[str, Any]]:
+        if self.serving is not None and self.serving.loaded.task == "multiclass":
+            return [
+                {"name": "predictions", "datatype": "FP64", "shape": [-1, -1]},
+                {"name": "labels", "datatype": "BYTES", "shape": [-1]},
+            ]
         return [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
 
     async def predict(
@@ -116,9 +127,9 @@ class Predictor(Model):  # type: ignore[misc]  # kserve ships no types
             frame = to_frame(payload, serving.loaded.input_types)
             serving.summaries.observe(frame)
             if len(frame) > INLINE_ROWS:
-                scores = await asyncio.to_thread(serving.loaded.score, frame)
+                outputs = await asyncio.to_thread(serving.loaded.predict, frame)
             else:
-                scores = serving.loaded.score(frame)
+                outputs = serving.loaded.predict(frame)
         except BadPayload as exc:
             self._failed(labels, started)
             raise PredictionFailed(
@@ -137,21 +148,16 @@ class Predictor(Model):  # type: ignore[misc]  # kserve ships no types
             ) from None
         self.metrics.latency.labels(**labels).observe(time.perf_counter() - started)
         self.metrics.requests.labels(**labels, outcome="ok").inc()
-        score_histogram = self.metrics.score.labels(**labels)
-        for value in scores:
-            score_histogram.observe(float(value))
+        loaded = serving.loaded
+        serving.scores.observe(served_scores(loaded.task, outputs))
         if isinstance(payload, InferRequest):
             return InferResponse(
                 response_id=payload.id or str(uuid.uuid4()),
                 model_name=self.name,
-                model_version=serving.loaded.version,
-                infer_outputs=[
-                    InferOutput(
-                        name="predictions", shape=[len(scores)], datatype="FP64", data=scores.tolist()
-                    )
-                ],
+                model_version=loaded.version,
+                infer_outputs=[InferOutput(**o) for o in v2_outputs(loaded.task, outputs, loaded.classes)],
             )
-        return {"predictions": scores.tolist()}
+        return v1_response(loaded.task, outputs, loaded.classes)
 
     def _failed(self, labels: dict[str, str], started: float) -> None:
         self.metrics.latency.labels(**labels).observe(time.perf_counter() - started)

@@ -169,6 +169,9 @@ def _add_routes(app: Any, predictor: Predictor, switch: FaultSwitch, options: Se
                 "run_id": serving.loaded.run_id,
                 "since": serving.since,
                 "inputs": serving.loaded.input_names,
+                "task": serving.loaded.task,
+                "flavor": serving.loaded.flavor,
+                "score_edges": list(serving.loaded.score_edges),
                 "reference_profile": serving.loaded.has_profile,
                 "fault": switch.fault.as_dict(),
             }

@@ -14,6 +14,7 @@ class RegistrySource:
     registered_model: str
     version: int
     tracking_uri: str
+    task: str = "binary"  # the model's gate.task: what its outputs mean
 
     @property
     def uri(self) -> str:
@@ -33,6 +34,7 @@ class DirectorySource:
     version: str
     run_id: str | None = None
     tracking_uri: str | None = None
+    task: str = "binary"
 
     @property
     def label(self) -> str:

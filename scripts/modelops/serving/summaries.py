@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelops.core import contract
 from modelops.core.profile import edges_of
 
 # Without a reference profile: a symmetric, roughly logarithmic scale that resolves small counts and
@@ -96,6 +97,44 @@ def feature_bins(
         else:
             specs.append(FeatureBins(name, "categorical", known_categories=_categories_from(entry)))
     return specs
+
+
+def score_edges(task: str, profile: Mapping[str, Any] | None = None) -> tuple[float, ...]:
+    """The prediction-score histogram's edges for a task: the fixed probability scale for binary
+    (P(positive)) and multiclass (the top class's probability); for regression, the training target's
+    deciles from the profile, so the bins fit the values the model was trained to predict (the
+    generic scale without a profile)."""
+    if task != "regression":
+        return contract.SCORE_BUCKETS
+    target = profile.get("target") if profile else None
+    return (edges_of(target) if isinstance(target, Mapping) else ()) or GENERIC_EDGES
+
+
+class ScoreCounts:
+    """The prediction-score histogram of one serving version, on its own edges (a regression's
+    bins differ by model, so one Histogram with fixed buckets cannot hold them). Thread-safe."""
+
+    def __init__(self, edges: Iterable[float]) -> None:
+        self.edges = tuple(float(e) for e in edges)
+        self._edges = np.asarray(self.edges, dtype=float)
+        self._lock = threading.Lock()
+        self.counts = [0] * (len(self.edges) + 1)
+        self.total = 0.0
+
+    def observe(self, scores: np.ndarray) -> None:
+        values = np.asarray(scores, dtype=float).reshape(-1)
+        # side="left": a value equal to an edge is counted in that edge's bucket, as Prometheus' `le`.
+        binned = np.bincount(np.searchsorted(self._edges, values, side="left"), minlength=len(self.counts))
+        total = float(values.sum())
+        with self._lock:
+            self.total += total
+            for i, c in enumerate(binned.tolist()):
+                self.counts[i] += c
+
+    def snapshot(self) -> tuple[tuple[float, ...], list[int], float]:
+        """(edges, non-cumulative counts, sum of the scores)."""
+        with self._lock:
+            return self.edges, list(self.counts), self.total
 
 
 def _missing(value: Any) -> bool:
