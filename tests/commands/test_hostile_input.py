@@ -69,8 +69,16 @@ HOSTILE = {
 }
 
 
+@pytest.mark.parametrize("scanner", ["libyaml", "ruamel"])
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_a_hostile_models_yaml_is_bad_input_naming_the_bound(name: str) -> None:
+def test_a_hostile_models_yaml_is_bad_input_naming_the_bound(
+    name: str, scanner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With libyaml's scanner, and with ruamel's where PyYAML was built without libyaml."""
+    if scanner == "ruamel":
+        import yaml
+
+        monkeypatch.delattr(yaml, "CSafeLoader")
     text, message = HOSTILE[name]
     with pytest.raises(BadInput, match=message):
         ModelsDocument(text, filename="models.yaml")

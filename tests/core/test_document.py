@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelops.core.document import ModelsDocument
+from modelops.core.document import ModelsDocument, edits_commute
 from modelops.errors import BadInput
 from tests.core.template import template_text
 
@@ -248,3 +248,53 @@ def test_errors_in_a_throw_away_worktree_name_where_the_file_came_from(tmp_path)
         ModelsDocument.load(worktree / "models.yaml", shown_as="origin/main:models.yaml")
     assert str(raised.value).startswith("origin/main:models.yaml")
     assert "modelops-wt-" not in str(raised.value)
+
+
+# -- concurrent edits -------------------------------------------------------------------------------
+
+
+def _edited(text: str, edit: str) -> str:
+    doc = ModelsDocument(text)
+    if edit == "roll back churn":
+        doc.promote("churn", "production", 2, at=AT, by="a", reason="r")
+        doc.promote("churn", "production", 3, at=AT, by="a", reason="r")
+        doc.rollback("churn", "production", at=AT, by="a", reason="r")
+    elif edit == "promote fraud":
+        doc.promote("fraud", "production", 4, at=AT, by="b", reason="r")
+    elif edit == "promote churn staging":
+        doc.promote("churn", "staging", 5, at=AT, by="b", reason="r")
+    return doc.dump()
+
+
+def test_edits_of_different_models_commute_and_the_merge_must_keep_both() -> None:
+    base = TWO_MODELS
+    ours, theirs = _edited(base, "roll back churn"), _edited(base, "promote fraud")
+    both = _edited(theirs, "roll back churn")  # what a re-apply on their tip gives
+    assert edits_commute(base, ours, theirs, both)
+    assert not edits_commute(base, ours, theirs, theirs), "a merge that lost our edit"
+    assert not edits_commute(base, ours, theirs, ours), "a merge that lost theirs"
+
+
+def test_edits_of_the_same_model_never_commute_even_in_another_environment() -> None:
+    base = TWO_MODELS
+    ours, theirs = _edited(base, "roll back churn"), _edited(base, "promote churn staging")
+    assert not edits_commute(base, ours, theirs, _edited(theirs, "roll back churn"))
+
+
+def test_an_edit_outside_the_models_never_commutes() -> None:
+    base = TWO_MODELS
+    ours = _edited(base, "roll back churn")
+    theirs = base.replace("storage_uri_prefix: ", "storage_uri_prefix: s3://elsewhere/#", 1)
+    assert theirs != base
+    assert not edits_commute(base, ours, theirs, _edited(theirs, "roll back churn"))
+
+
+def test_a_file_with_anchors_or_that_does_not_read_is_never_judged_commuting() -> None:
+    base = TWO_MODELS
+    ours, theirs = _edited(base, "roll back churn"), _edited(base, "promote fraud")
+    merged = _edited(theirs, "roll back churn")
+    assert edits_commute(base, ours, theirs, merged)
+    anchored = merged.replace("owners: [carol]", "owners: &owners [carol]", 1)
+    assert anchored != merged
+    assert not edits_commute(base, ours, theirs, anchored)
+    assert not edits_commute(base, ours, theirs, merged + "\n  broken: [\n")

@@ -6,6 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from modelops.adapters.overlays import render_into
 from modelops.context import Context
 from modelops.core.document import ModelsDocument
 from modelops.flows.rollback import rollback
@@ -16,7 +17,8 @@ AT = "2026-11-20T09:00:00Z"
 
 
 def seed(root: Path, writers: int) -> tuple[Path, list[str]]:
-    """A bare origin whose models.yaml holds `writers` models, each serving v2 with v1 to fall back to."""
+    """A bare origin whose models.yaml holds `writers` models, each serving v2 with v1 to fall back to,
+    and their rendered overlays."""
     origin, seeder = root / "origin.git", root / "seed"
     git("init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
     git("clone", "--quiet", str(origin), str(seeder), cwd=root)
@@ -28,6 +30,7 @@ def seed(root: Path, writers: int) -> tuple[Path, list[str]]:
         doc.promote(name, "production", 1, at=AT, by="seed", reason="seed")
         doc.promote(name, "production", 2, at=AT, by="seed", reason="seed")
     (seeder / "models.yaml").write_text(doc.dump(), encoding="utf-8")
+    render_into(seeder)  # as in a real repository: each model's overlays are already there
     git("add", "-A", cwd=seeder)
     git("commit", "--quiet", "-m", "seed", cwd=seeder)
     git("push", "--quiet", "origin", "HEAD:main", cwd=seeder)

@@ -3,7 +3,9 @@
 Writes to shared branches go through `land`, which never touches the caller's working tree: it checks
 out the remote branch in a throw-away worktree, applies a change function, commits and pushes. When
 the push loses a race, it fetches again and re-applies the change on the new tip — a re-apply, not a
-rebase, so two edits of models.yaml never conflict textually and no update is lost.
+rebase, so two edits of models.yaml never conflict textually and no update is lost. A writer that can
+judge whether its commit still holds on the new tip (`replay`) gets a cheaper retry first: its commit
+cherry-picked onto the tip, kept only when the judge says the winners' edits and its own commute.
 """
 
 from __future__ import annotations
@@ -50,6 +52,18 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A lost race, for a writer's judge: its commit `ours` (made on `base`) cherry-picked as `result`
+    onto the winners' `tip`, and the paths both sides changed."""
+
+    base: str
+    ours: str
+    tip: str
+    result: str
+    shared_paths: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,7 @@ class Git:
         deadline_s: float = LAND_DEADLINE_S,
         remote: str = "origin",
         backoff: float = 0.05,
+        replay: Callable[[Moved], bool] | None = None,
     ) -> Landed:
         """Apply `change` on top of the remote `branch` (or `base` when the branch is new) and push.
 
@@ -162,6 +177,11 @@ class Git:
         push must fast-forward and a lost race fetches and re-applies, after a jittered pause. Bounded by
         time, not by attempts: with fifty writers at once a fixed count drops the unlucky ones, while a
         deadline lets every writer through in turn and still stops. Past it, ExternalError.
+
+        With `replay`, a lost race first cherry-picks the commit onto the new tip and asks the judge
+        whether the result is what a re-apply would give; a conflict or a "no" re-applies as above. With
+        many writers at once, re-applying costs each retry a full parse and render of models.yaml, so the
+        contention costs O(writers²) of CPU; a replayed retry is a few git commands.
         """
         last_error = ""
         give_up = time.monotonic() + deadline_s
@@ -203,16 +223,19 @@ class Git:
                 push = ["push", "--quiet", "--porcelain", remote, f"HEAD:refs/heads/{branch}"]
                 if force:
                     push.insert(1, "--force")
-                try:
-                    self.run(*push, cwd=worktree)
+                pushed, last_error = self._push(push, worktree, remote, branch)
+                if pushed:
                     return Landed(commit=sha, attempts=attempt, changed=True)
-                except GitCommandError as exc:
-                    if (rule := refusing_rule(exc.stderr)) is not None:
-                        # Branch protection says no: a retry cannot change that.
-                        raise PushRefused(
-                            f"git push {remote} {branch}: refused by the repository: {rule}"
-                        ) from None
-                    last_error = exc.detail
+                ours = sha
+                while replay is not None and not force and time.monotonic() < give_up:
+                    self._pause(attempt, backoff)
+                    replayed = self._replay(worktree, branch, remote, start, ours, replay)
+                    if replayed is None:
+                        break  # a conflict, an overlap or a fetch that failed: re-apply instead
+                    attempt += 1
+                    pushed, last_error = self._push(push, worktree, remote, branch)
+                    if pushed:
+                        return Landed(commit=replayed, attempts=attempt, changed=True)
             finally:
                 self.run("worktree", "remove", "--force", str(worktree), check=False)
                 shutil.rmtree(worktree, ignore_errors=True)
@@ -222,6 +245,40 @@ class Git:
             f"git push {remote} {branch}: other writers kept winning for {deadline_s:.0f}s ({attempt} attempts; "
             f"last: {last_error}); run the same command again: it re-applies on the newest {branch}"
         )
+
+    def _push(self, push: list[str], worktree: Path, remote: str, branch: str) -> tuple[bool, str]:
+        """(True, "") when the push landed; (False, why) when it lost a race. A refusal by rule raises."""
+        try:
+            self.run(*push, cwd=worktree)
+            return True, ""
+        except GitCommandError as exc:
+            if (rule := refusing_rule(exc.stderr)) is not None:
+                # Branch protection says no: a retry cannot change that.
+                raise PushRefused(f"git push {remote} {branch}: refused by the repository: {rule}") from None
+            return False, exc.detail
+
+    def _replay(
+        self, worktree: Path, branch: str, remote: str, base: str, ours: str, judge: Callable[[Moved], bool]
+    ) -> str | None:
+        """`ours` cherry-picked onto the remote's new tip in `worktree`, when the judge accepts it."""
+        try:
+            tip = self.fetch_tip(branch, remote)
+        except ExternalError:
+            return None
+        if tip is None:
+            return None
+        try:
+            self.run("checkout", "--detach", "--quiet", tip, cwd=worktree)
+            # A conflict, or a commit that became empty (a winner made the same change), re-applies.
+            self.run("cherry-pick", ours, cwd=worktree)
+        except GitCommandError:
+            self.run("cherry-pick", "--abort", cwd=worktree, check=False)
+            return None
+        result = self.run("rev-parse", "HEAD", cwd=worktree)
+        theirs = set(self.run("diff", "--name-only", base, tip).splitlines())
+        mine = set(self.run("diff", "--name-only", base, ours).splitlines())
+        moved = Moved(base=base, ours=ours, tip=tip, result=result, shared_paths=frozenset(theirs & mine))
+        return result if judge(moved) else None
 
     def clean_leftovers(self) -> list[str]:
         """Worktrees (registered, or only a temp folder) left by a writer killed part-way (kill -9, OOM):

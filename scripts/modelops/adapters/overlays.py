@@ -58,9 +58,11 @@ def _prune_empty_dirs(repo: Path, removed: list[str]) -> None:
             parent = parent.parent
 
 
-def render_into(repo: Path, check: bool = False) -> RenderResult:
-    """Bring `repo`'s generated files in line with its models.yaml (or, with check, only say what differs)."""
-    doc = ModelsDocument.load(repo / MODELS_FILE)
+def render_into(repo: Path, check: bool = False, doc: ModelsDocument | None = None) -> RenderResult:
+    """Bring `repo`'s generated files in line with its models.yaml (or, with check, only say what differs).
+
+    A flow that has just written models.yaml from `doc` passes it, instead of parsing the file again."""
+    doc = doc or ModelsDocument.load(repo / MODELS_FILE)
     rendered = render_overlays(doc.state(), doc.storage_uri_prefix())
     diff = plan(rendered, existing_generated_files(repo))
     if not check:

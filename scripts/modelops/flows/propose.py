@@ -161,7 +161,7 @@ def propose(
                 override=overriding,
             )
         write_atomically(worktree / MODELS_FILE, doc.dump())
-        render_into(worktree)
+        render_into(worktree, doc=doc)
         return commit_message(plan, by)
 
     git.land(plan.branch, change, force=True)

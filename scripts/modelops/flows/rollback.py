@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from modelops.adapters.git import Git, PushRefused
+from modelops.adapters.git import Git, Moved, PushRefused
 from modelops.adapters.gitread import state_at
 from modelops.adapters.notify import Notifier
 from modelops.adapters.overlays import render_into
 from modelops.context import MODELS_FILE, Context
 from modelops.core.clock import utc_stamp
-from modelops.core.document import ModelsDocument
+from modelops.core.document import ModelsDocument, edits_commute
 from modelops.core.state import DesiredState
 from modelops.core.text import single_line
 from modelops.errors import ExternalError, ModelOpsError
@@ -95,7 +95,7 @@ def rollback(
         if plan is None:
             return None  # this incident's rollback already landed, or the bad version is gone already
         write_atomically(worktree / MODELS_FILE, doc.dump())
-        render_into(worktree)
+        render_into(worktree, doc=doc)
         outcome.update(from_version=plan.from_version, to_version=plan.to_version)
         lines = [
             f"rollback {model} {env}: v{plan.from_version} → v{plan.to_version}",
@@ -115,7 +115,7 @@ def rollback(
     git = Git(ctx.repo)
     try:
         try:
-            landed = git.land("main", change)
+            landed = git.land("main", change, replay=_StillHolds(git))
         except PushRefused as refused:
             if ctx.forge_kind != "github":
                 raise
@@ -161,6 +161,28 @@ def rollback(
         incident=incident,
     )
     return result
+
+
+class _StillHolds:
+    """Judges a rollback replayed onto a main that moved: kept when the winners changed other models
+    only, so their models.yaml edits and ours commute and no other file was changed by both. Our own
+    two texts are read once; each retry reads only the new tip and the replayed result."""
+
+    def __init__(self, git: Git) -> None:
+        self.git = git
+        self.ours: tuple[str, str, str, str] | None = None
+
+    def __call__(self, moved: Moved) -> bool:
+        if moved.shared_paths - {MODELS_FILE}:
+            return False
+        try:
+            if self.ours is None or self.ours[:2] != (moved.base, moved.ours):
+                base, ours = (self.git.show(ref, MODELS_FILE) for ref in (moved.base, moved.ours))
+                self.ours = (moved.base, moved.ours, base, ours)
+            tip, result = (self.git.show(ref, MODELS_FILE) for ref in (moved.tip, moved.result))
+        except ModelOpsError:
+            return False  # models.yaml went away on one side: the re-apply says what is wrong
+        return edits_commute(self.ours[2], self.ours[3], tip, result)
 
 
 def _rollback_pull_request(
