@@ -198,3 +198,36 @@ def test_top_label_calibration_error_of_a_calibrated_model_is_small() -> None:
     overconfident = p**3 / (p**3).sum(axis=1, keepdims=True)
     assert metrics.top_label_calibration_error(y, p) < 0.02
     assert metrics.top_label_calibration_error(y, overconfident) > 0.05
+
+
+class _Predicts:
+    """A model that only has `predict` (as a pyfunc model is), returning what it was given."""
+
+    def __init__(self, out: object) -> None:
+        self.out = out
+
+    def predict(self, frame: object) -> object:
+        return self.out
+
+
+def test_a_model_that_only_predicts_is_read_as_its_task_says() -> None:
+    import pandas as pd
+
+    two_columns = np.array([[0.8, 0.2], [0.3, 0.7]])
+    named = pd.DataFrame({"c": [0.1, 0.6], "a": [0.7, 0.3], "b": [0.2, 0.1]})
+
+    assert metrics.model_outputs(_Predicts(two_columns), None, "binary").tolist() == [0.2, 0.7]
+    assert metrics.model_outputs(_Predicts(np.array([2.5, 4.0])), None, "regression").tolist() == [2.5, 4.0]
+    assert metrics.model_outputs(_Predicts(named), None, "multiclass", ["a", "b", "c"]).tolist() == [
+        [0.7, 0.2, 0.1],
+        [0.3, 0.1, 0.6],
+    ]
+    labels = metrics.model_outputs(_Predicts(np.array(["b", "z"])), None, "multiclass", ["a", "b"])
+    assert labels.tolist() == [[0.0, 1.0], [0.0, 0.0]]
+
+
+def test_the_served_score_is_the_top_class_probability_for_multiclass_and_the_output_otherwise() -> None:
+    _, p = _multiclass(50, seed=3)
+
+    np.testing.assert_array_equal(metrics.served_scores("multiclass", p), p.max(axis=1))
+    np.testing.assert_array_equal(metrics.served_scores("regression", p[:, 0]), p[:, 0])

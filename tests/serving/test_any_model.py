@@ -26,7 +26,7 @@ from tests.serving.any_model import (
     churn_probability,
     register_any_models,
 )
-from tests.serving.conftest import ServerProcess, free_port, modelops_argv
+from tests.serving.conftest import Metrics, ServerProcess, free_port, modelops_argv
 from tests.serving.registry import Registry, make_repo, synthetic_frame
 
 pytestmark = pytest.mark.timeout(600)
@@ -252,3 +252,34 @@ def test_the_same_pyfunc_serves_as_a_regression_when_that_is_its_task(models: An
     frame = synthetic_frame(5, seed=25)
 
     np.testing.assert_array_equal(loaded.score(frame), frame["tenure_months"].to_numpy(dtype=float))
+
+
+def test_outputs_that_stop_fitting_the_task_at_request_time_are_an_error_not_a_score(
+    models: AnyModels,
+) -> None:
+    import asyncio
+    import dataclasses
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from modelops.serving.server import import_kserve
+
+    import_kserve()
+    from modelops.serving.fault import FaultSwitch
+    from modelops.serving.metrics import SeriesKey, ServingMetrics
+    from modelops.serving.predictor import PredictionFailed, Predictor
+
+    # Passed the warm-up on the input example, then answers values a binary model cannot mean.
+    raw = dataclasses.replace(load_in_process(models, OUT_OF_RANGE, "regression"), task="binary")
+    metrics_registry = CollectorRegistry()
+    predictor = Predictor("tenure", "tenure", "staging", ServingMetrics(metrics_registry), FaultSwitch())
+    predictor.activate(raw)
+
+    with pytest.raises(PredictionFailed) as failed:
+        asyncio.run(predictor.predict({"instances": records(3, seed=26)}, {}, {}))
+
+    assert failed.value.status == 500 and "probabilities in [0, 1]" in str(failed.value)
+    scraped = Metrics(generate_latest(metrics_registry).decode())
+    labels = SeriesKey("tenure", "staging", "1").labels()
+    assert scraped.value(contract.REQUESTS_TOTAL, **labels, outcome="error") == 1
+    assert scraped.value(contract.SCORE + "_count", **labels) == 0

@@ -180,3 +180,25 @@ def test_drift_detection_reads_the_snapshot_as_the_same_bins_it_would_count_itse
     assert numeric.n_missing == 1
     assert dict(categorical.counts) == {"a": 5, "b": 2}
     assert categorical.n_missing == 1
+
+
+def test_histograms_with_negative_edges_keep_their_count_and_sum() -> None:
+    # A regression target or a feature without a profile is binned on edges below zero.
+    registry = CollectorRegistry()
+    metrics = ServingMetrics(registry)
+    key = SeriesKey("visits", "staging", "1")
+    summaries = metrics.start_serving(
+        key, "run-1", feature_bins({"x": "double"}), score_edges=(-2.0, 0.0, 2.0)
+    )
+    summaries.observe(pd.DataFrame({"x": [-5.0, 3.0]}))
+    scores = metrics.scores(key)
+    assert scores is not None
+    scores.observe(np.array([-1.0, 1.5, 4.0]))
+
+    scraped = Metrics(generate_latest(registry).decode())
+
+    labels = key.labels()
+    assert scraped.value(contract.SCORE + "_count", **labels) == 3
+    assert scraped.value(contract.SCORE + "_sum", **labels) == 4.5
+    assert scraped.value(contract.FEATURE_VALUE + "_count", **labels, feature="x") == 2
+    assert scraped.value(contract.FEATURE_VALUE + "_sum", **labels, feature="x") == -2.0

@@ -197,8 +197,9 @@ def model_outputs(model: Any, frame: Any, task: str, classes: Sequence[Any] | No
     that only predicts hard 0/1 labels is scored as if those were probabilities: ranking metrics see
     one threshold, and calibration is judged on them as they are.
     multiclass: class probabilities, rows × classes — predict_proba, or predict returning one column
-    per class in `classes` order; a model whose predict returns labels is one-hot encoded on
-    `classes` (without them, on the labels it returned, sorted).
+    per class (a frame whose columns are named after `classes` is read in that order, any other in
+    its own); a model whose predict returns labels is one-hot encoded on `classes` (without them, on
+    the labels it returned, sorted).
     regression: predict(x) as values.
     """
     if task != "regression" and hasattr(model, "predict_proba"):
@@ -208,6 +209,10 @@ def model_outputs(model: Any, frame: Any, task: str, classes: Sequence[Any] | No
             return positive
         return proba
     raw = model.predict(frame)
+    named = [str(c) for c in getattr(raw, "columns", [])]
+    if task == "multiclass" and classes is not None and {str(c) for c in classes} <= set(named):
+        # A frame of probabilities with one column per class: take them in `classes` order.
+        raw = raw[[raw.columns[named.index(str(c))] for c in classes]]
     values = np.asarray(getattr(raw, "to_numpy", lambda: raw)())
     if task == "multiclass":
         if values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1):

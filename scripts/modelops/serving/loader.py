@@ -284,7 +284,7 @@ def outputs_problem(loaded: LoadedVersion, outputs: np.ndarray, rows: int) -> st
     if loaded.task == "multiclass" and loaded.classes is not None and outputs.shape[1] != len(loaded.classes):
         return f"{outputs.shape[1]} probability columns for {len(loaded.classes)} classes ({', '.join(loaded.classes)})"
     if not np.all(np.isfinite(outputs)):
-        return f"non-finite outputs on the input example: {outputs[:5].tolist()}"
+        return f"non-finite outputs: {outputs[:5].tolist()}"
     if loaded.task != "regression" and (outputs.min() < 0.0 or outputs.max() > 1.0):
         return (
             f"a {loaded.task} model serves probabilities in [0, 1]; it returned values in "

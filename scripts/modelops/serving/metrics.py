@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from modelops.core import contract
 from modelops.serving.summaries import FeatureBins, FeatureSummaries, ScoreCounts
@@ -36,13 +37,25 @@ class SeriesKey:
         return {"model": self.model, "env": self.env, "version": self.version}
 
 
-def _histogram_buckets(edges: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
+def _add_histogram(
+    family: HistogramMetricFamily,
+    labels: list[str],
+    edges: Sequence[float],
+    counts: Sequence[int],
+    total: float,
+) -> None:
     cumulative, buckets = 0, []
     for edge, count in zip(edges, counts, strict=False):
         cumulative += count
         buckets.append((_le(edge), float(cumulative)))
     buckets.append(("+Inf", float(cumulative + counts[-1])))
-    return buckets
+    family.add_metric(labels, buckets, sum_value=total)
+    if edges and edges[0] < 0:
+        # prometheus_client drops _count and _sum when a bucket edge is negative (OpenMetrics' rule for
+        # _sum); the text format Prometheus scrapes has both, and rate(_count) needs them.
+        named = dict(zip(family._labelnames, labels, strict=True))
+        family.samples.append(Sample(family.name + "_count", named, buckets[-1][1]))
+        family.samples.append(Sample(family.name + "_sum", named, total))
 
 
 class _SummaryCollector(Collector):
@@ -73,9 +86,9 @@ class _SummaryCollector(Collector):
         for key, summaries, score_counts in self._owner.all_summaries():
             base = [key.model, key.env, key.version]
             edges, counts, total = score_counts.snapshot()
-            scores.add_metric(base, _histogram_buckets(edges, counts), sum_value=total)
+            _add_histogram(scores, base, edges, counts, total)
             for feature, edges, counts, total in summaries.numeric():
-                values.add_metric([*base, feature], _histogram_buckets(edges, counts), sum_value=total)
+                _add_histogram(values, [*base, feature], edges, counts, total)
             for feature, counted in summaries.categorical():
                 for category, count in sorted(counted.items()):
                     categories.add_metric([*base, feature, category], float(count))
