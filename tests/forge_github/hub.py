@@ -183,6 +183,7 @@ class Hub:
         self.tokens: dict[str, Actor] = {}
         self.pulls: dict[int, Pull] = {}
         self.comments: list[dict[str, Any]] = []
+        self.commit_comments: list[dict[str, Any]] = []
         self.issues: list[dict[str, Any]] = []
         self.check_runs: list[dict[str, Any]] = []
         self.dispatches: list[dict[str, Any]] = []
@@ -737,6 +738,18 @@ class Hub:
             issue = self._issue(body, actor.login)
             self.issues.append(issue)
             return 201, issue
+        if (m := re.fullmatch(r"/commits/([^/]+)", rest)) and method == "GET":
+            commit = self._commit_json(m.group(1))
+            return (200, commit) if commit else (422, {"message": f"No commit found for SHA: {m.group(1)}"})
+        if m := re.fullmatch(r"/commits/([^/]+)/comments", rest):
+            commit = self._commit_json(m.group(1))
+            if commit is None:
+                return 422, {"message": f"No commit found for SHA: {m.group(1)}"}
+            if method == "POST":
+                comment = self._commit_comment(commit["sha"], (body or {}).get("body", ""), actor.login)
+                self.commit_comments.append(comment)
+                return 201, comment
+            return 200, [c for c in self.commit_comments if c["commit_id"] == commit["sha"]]
         if m := re.fullmatch(r"/commits/([^/]+)/check-runs", rest):
             sha = m.group(1)
             runs = [self._check_run_json(c) for c in self.check_runs if c["head_sha"] == sha]
@@ -934,7 +947,8 @@ class Hub:
             "node_id": f"LA_{lid}",
             "url": f"{self.url}/repos/{REPOSITORY}/labels/{name}",
             "name": name,
-            "description": None,
+            # GitHub's label in a pull request has a string description (empty when none was given).
+            "description": "",
             "color": "ededed",
             "default": False,
         }
@@ -1075,6 +1089,64 @@ class Hub:
             "issue_url": f"{self.url}/repos/{REPOSITORY}/issues/{number}",
             "author_association": "NONE",
             "_number": number,
+        }
+
+    def _commit_json(self, ref: str) -> dict[str, Any] | None:
+        """GET /repos/{owner}/{repo}/commits/{ref}, from origin's object (without stats and files)."""
+        fields = self.origin_git(
+            "show",
+            "-s",
+            "--format=%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B",
+            f"{ref}^{{commit}}",
+            check=False,
+        )
+        if not fields:
+            return None
+        sha, tree, parents, an, ae, ad, cn, ce, cd, message = fields.split("\x00", 9)
+        api = f"{self.url}/repos/{REPOSITORY}"
+        return {
+            "url": f"{api}/commits/{sha}",
+            "sha": sha,
+            "node_id": f"C_{sha[:12]}",
+            "html_url": f"https://github.com/{REPOSITORY}/commit/{sha}",
+            "comments_url": f"{api}/commits/{sha}/comments",
+            "commit": {
+                "url": f"{api}/git/commits/{sha}",
+                "author": {"name": an, "email": ae, "date": ad},
+                "committer": {"name": cn, "email": ce, "date": cd},
+                "message": message.strip(),
+                "comment_count": sum(1 for c in self.commit_comments if c["commit_id"] == sha),
+                "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
+            },
+            # A commit's author is a GitHub user only when its email belongs to one (else an empty object).
+            "author": {},
+            "committer": {},
+            "parents": [
+                {
+                    "sha": p,
+                    "url": f"{api}/commits/{p}",
+                    "html_url": f"https://github.com/{REPOSITORY}/commit/{p}",
+                }
+                for p in parents.split()
+            ],
+        }
+
+    def _commit_comment(self, sha: str, body: str, login: str) -> dict[str, Any]:
+        cid = next(self._ids)
+        return {
+            "html_url": f"https://github.com/{REPOSITORY}/commit/{sha}#commitcomment-{cid}",
+            "url": f"{self.url}/repos/{REPOSITORY}/comments/{cid}",
+            "id": cid,
+            "node_id": f"CC_{cid}",
+            "body": body,
+            "path": None,
+            "position": None,
+            "line": None,
+            "commit_id": sha,
+            "user": self._user(login),
+            "created_at": _iso(self.now()),
+            "updated_at": _iso(self.now()),
+            "author_association": "NONE",
         }
 
     def _issue(self, body: dict[str, Any], login: str) -> dict[str, Any]:
@@ -1227,9 +1299,9 @@ def _iso(seconds: float) -> str:
 
 
 def _public(body: Any) -> Any:
-    """Without the double's own bookkeeping keys (those starting with an underscore)."""
+    """Without the double's own bookkeeping keys (those starting with an underscore, but GitHub's `_links`)."""
     if isinstance(body, dict):
-        return {k: v for k, v in body.items() if not k.startswith("_")}
+        return {k: v for k, v in body.items() if k == "_links" or not k.startswith("_")}
     if isinstance(body, list):
         return [_public(item) for item in body]
     return body

@@ -101,3 +101,49 @@ def test_one_pending_run_per_concurrency_group_a_newer_one_replaces_it(hub: Hub)
         "completed",
     ]
     assert hub.started.count("sync.yml") == 2  # type: ignore[attr-defined]
+
+
+def test_a_pull_request_opened_labelled_and_sent_for_review_answers_as_github_documents_it(hub: Hub):
+    """The answers keep GitHub's own `_links` (only the double's bookkeeping keys are private) and a
+    label's description is a string; with ../shared present, each answer validates against the
+    OpenAPI description."""
+    import requests
+
+    hub.origin_git("update-ref", "refs/heads/promote/churn/staging/v3", hub.main_sha())
+    api, auth = f"{hub.url}/repos/acme/models", {"Authorization": f"Bearer {hub.token_of('alice')}"}
+    opened = requests.post(
+        f"{api}/pulls",
+        json={"head": "promote/churn/staging/v3", "base": "main", "title": "Promote churn v3"},
+        headers=auth,
+        timeout=10,
+    )
+    assert opened.status_code == 201, opened.text
+    number = opened.json()["number"]
+    assert opened.json()["_links"]["html"]["href"]
+    labelled = requests.post(
+        f"{api}/issues/{number}/labels", json={"labels": ["promotion"]}, headers=auth, timeout=10
+    )
+    assert labelled.status_code == 200 and isinstance(labelled.json()[0]["description"], str), labelled.text
+    asked = requests.post(
+        f"{api}/pulls/{number}/requested_reviewers", json={"reviewers": ["bob"]}, headers=auth, timeout=10
+    )
+    assert asked.status_code == 201, asked.text
+    assert not hub.violations, hub.violations[:5]
+
+
+def test_a_comment_on_a_commit_is_kept_with_it_as_the_rollback_notification_posts_it(hub: Hub):
+    """notify's commit channel: PyGithub's Commit.create_comment, POST …/commits/{sha}/comments."""
+    from modelops.adapters.github_client import github_client
+
+    sha = hub.main_sha()
+    client = github_client({"GITHUB_TOKEN": hub.token_of("alice"), "GITHUB_API_URL": hub.url})
+    client.get_repo("acme/models").get_commit(sha).create_comment("**rollback**: churn production v3 → v2")
+    (comment,) = hub.commit_comments
+    assert comment["commit_id"] == sha and comment["body"].startswith("**rollback**")
+    commit = (
+        github_client({"GITHUB_TOKEN": hub.token_of("alice"), "GITHUB_API_URL": hub.url}, lazy=False)
+        .get_repo("acme/models")
+        .get_commit(sha)
+    )
+    assert commit.commit.message == "workflows" and commit.get_comments().totalCount == 1
+    assert not hub.violations, hub.violations[:5]

@@ -54,7 +54,7 @@ def test_open_creates_the_pull_request_labels_it_and_asks_the_owners_for_review(
         "base": "main",
         "head": HEAD,
     }
-    assert seen[1].body == ["promotion", "model:churn"]
+    assert seen[1].body == {"labels": ["promotion", "model:churn"]}  # as GitHub's OpenAPI documents it
     # The PR's author (the bot) cannot be asked to review its own PR; nobody is asked twice.
     assert seen[2].body == {"reviewers": ["alice", "bob"]}
     assert pr.number == 12
@@ -206,7 +206,7 @@ def test_update_edits_title_and_body_and_replaces_the_labels(
         ("GET", f"{PULLS}/4/reviews"),
     ]
     assert seen[0].body == {"title": "Promote churn v8 to production", "body": "new evidence"}
-    assert seen[1].body == ["promotion"]
+    assert seen[1].body == {"labels": ["promotion"]}
     assert (pr.title, pr.body, pr.labels) == (
         "Promote churn v8 to production",
         "new evidence",

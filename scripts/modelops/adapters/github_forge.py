@@ -118,7 +118,7 @@ class GitHubForge:
             self._call(
                 "POST",
                 f"{self._path}/issues/{pr.number}/labels",
-                lambda: self._repo.get_issue(pr.number).add_to_labels(*labels),
+                lambda: self._labels("POST", pr.number, labels),
                 number=pr.number,
             )
         requested = self._request_reviews(pr.number, pr.author, reviewers)
@@ -134,10 +134,16 @@ class GitHubForge:
         self._call(
             "PUT",
             f"{self._path}/issues/{number}/labels",
-            lambda: self._repo.get_issue(number).set_labels(*labels),
+            lambda: self._labels("PUT", number, labels),
             number=number,
         )
         return replace(self._with_reviews(pull), labels=tuple(labels))
+
+    def _labels(self, method: str, number: int, labels: list[str]) -> None:
+        # {"labels": [...]}, the body GitHub documents (PyGithub sends a bare array, which the
+        # OpenAPI description no longer lists).
+        path = f"{self._path}/issues/{number}/labels"
+        self._github.requester.requestJsonAndCheck(method, path, input={"labels": list(labels)})
 
     def comment(self, number: int, body: str) -> None:
         self._call(
