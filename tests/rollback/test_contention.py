@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 import modelops.flows.rollback as rollback_flow
-from modelops.adapters.git import Git
+from modelops.adapters.git import LAND_CAP_FACTOR, Git
 from modelops.adapters.overlays import render_into
 from modelops.context import Context
 from modelops.core.document import ModelsDocument
@@ -124,7 +125,10 @@ def test_past_the_deadline_the_message_says_what_to_do(tmp_path: Path) -> None:
         return "change"
 
     with pytest.raises(
-        ExternalError, match=r"other writers kept winning for 1s .*run the same command again"
-    ):
+        ExternalError, match=r"other writers kept winning for (\d+)s .*run the same command again"
+    ) as error:
         Git(clone).land("main", always_loses, deadline_s=1.0)
+    waited = int(re.search(r"winning for (\d+)s", str(error.value)).group(1))  # type: ignore[union-attr]
+    # Main moved on every attempt: each landing restarts the 1 s wait, up to the cap of two.
+    assert waited >= LAND_CAP_FACTOR * 1.0
     assert not list(Path(tmp_path).glob("modelops-wt-*"))

@@ -25,8 +25,10 @@ from pathlib import Path
 from modelops.errors import BadInput, ExternalError
 
 GIT_TIMEOUT = 120.0
-# How long a write keeps re-applying after lost push races before it gives up.
+# How long a write keeps retrying lost push races while main does not move; each time another writer
+# lands, the wait starts again (progress), up to the cap.
 LAND_DEADLINE_S = 300.0
+LAND_CAP_FACTOR = 2  # 10 minutes, inside rollback.yml's 15-minute job timeout
 FETCH_ATTEMPTS = 5
 # No prompts, and no automatic gc or maintenance: a repack under the feet of parallel writers sharing
 # this object store breaks their fetches ("did not send all necessary objects").
@@ -176,7 +178,9 @@ class Git:
         branch is rebuilt from `base` every time (a proposal branch belongs to automation); otherwise the
         push must fast-forward and a lost race fetches and re-applies, after a jittered pause. Bounded by
         time, not by attempts: with fifty writers at once a fixed count drops the unlucky ones, while a
-        deadline lets every writer through in turn and still stops. Past it, ExternalError.
+        deadline lets every writer through in turn and still stops. The deadline counts from the last
+        time the branch moved, since a writer that keeps losing to others who land is waiting its turn,
+        not stuck; it never runs past LAND_CAP_FACTOR deadlines in all. Past it, ExternalError.
 
         With `replay`, a lost race first cherry-picks the commit onto the new tip and asks the judge
         whether the result is what a re-apply would give; a conflict or a "no" re-applies as above. With
@@ -184,7 +188,17 @@ class Git:
         contention costs O(writers²) of CPU; a replayed retry is a few git commands.
         """
         last_error = ""
-        give_up = time.monotonic() + deadline_s
+        started = time.monotonic()
+        cap = started + LAND_CAP_FACTOR * deadline_s
+        give_up = started + deadline_s
+        seen: set[str] = set()
+
+        def moved_on(tip: str) -> None:
+            nonlocal give_up
+            if seen and tip not in seen:
+                give_up = min(cap, time.monotonic() + deadline_s)
+            seen.add(tip)
+
         attempt = 0
         while attempt == 0 or time.monotonic() < give_up:
             attempt += 1
@@ -200,6 +214,7 @@ class Git:
                 continue
             if start is None:
                 raise ExternalError(f"git: {remote} has no branch {base!r}")
+            moved_on(start)
             if attempt == 1:
                 self.clean_leftovers()
             # The pid in the name tells a later run whether the writer that made it is still alive.
@@ -229,7 +244,7 @@ class Git:
                 ours = sha
                 while replay is not None and not force and time.monotonic() < give_up:
                     self._pause(attempt, backoff)
-                    replayed = self._replay(worktree, branch, remote, start, ours, replay)
+                    replayed = self._replay(worktree, branch, remote, start, ours, replay, moved_on)
                     if replayed is None:
                         break  # a conflict, an overlap or a fetch that failed: re-apply instead
                     attempt += 1
@@ -242,7 +257,8 @@ class Git:
             # Lost a race: wait a little and re-apply.
             self._pause(attempt, backoff)
         raise ExternalError(
-            f"git push {remote} {branch}: other writers kept winning for {deadline_s:.0f}s ({attempt} attempts; "
+            f"git push {remote} {branch}: other writers kept winning for {time.monotonic() - started:.0f}s "
+            f"({attempt} attempts; "
             f"last: {last_error}); run the same command again: it re-applies on the newest {branch}"
         )
 
@@ -258,7 +274,14 @@ class Git:
             return False, exc.detail
 
     def _replay(
-        self, worktree: Path, branch: str, remote: str, base: str, ours: str, judge: Callable[[Moved], bool]
+        self,
+        worktree: Path,
+        branch: str,
+        remote: str,
+        base: str,
+        ours: str,
+        judge: Callable[[Moved], bool],
+        moved_on: Callable[[str], None],
     ) -> str | None:
         """`ours` cherry-picked onto the remote's new tip in `worktree`, when the judge accepts it."""
         try:
@@ -267,6 +290,7 @@ class Git:
             return None
         if tip is None:
             return None
+        moved_on(tip)
         try:
             self.run("checkout", "--detach", "--quiet", tip, cwd=worktree)
             # A conflict, or a commit that became empty (a winner made the same change), re-applies.
