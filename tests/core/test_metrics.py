@@ -231,3 +231,18 @@ def test_the_served_score_is_the_top_class_probability_for_multiclass_and_the_ou
 
     np.testing.assert_array_equal(metrics.served_scores("multiclass", p), p.max(axis=1))
     np.testing.assert_array_equal(metrics.served_scores("regression", p[:, 0]), p[:, 0])
+
+
+def test_outputs_that_do_not_mean_what_the_task_says_are_named_in_one_line() -> None:
+    proba = np.array([[0.2, 0.8], [0.6, 0.4]])
+
+    assert metrics.outputs_problem("multiclass", proba, 2) is None
+    assert "2 probability columns for 3 classes" in str(
+        metrics.outputs_problem("multiclass", proba, 2, "abc")
+    )
+    assert "a binary model returns one value per row" in str(metrics.outputs_problem("binary", proba, 2))
+    assert "must output P(positive) in [0, 1]" in str(
+        metrics.outputs_problem("binary", np.array([0.5, 3.0]), 2)
+    )
+    assert metrics.outputs_problem("regression", np.array([0.5, 3.0]), 2) is None
+    assert metrics.outputs_problem("regression", np.array([np.nan, 3.0]), 2) == "non-finite outputs"

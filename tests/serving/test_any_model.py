@@ -243,7 +243,7 @@ def test_a_binary_pyfunc_whose_outputs_are_not_probabilities_is_refused_at_load(
 
     message = str(refused.value)
     assert "\n" not in message
-    assert message.startswith("v1 (pyfunc, binary): a binary model serves probabilities in [0, 1]")
+    assert message.startswith("v1 (pyfunc, binary): a binary model must output P(positive) in [0, 1]")
     assert "set gate.task" in message
 
 
@@ -278,7 +278,7 @@ def test_outputs_that_stop_fitting_the_task_at_request_time_are_an_error_not_a_s
     with pytest.raises(PredictionFailed) as failed:
         asyncio.run(predictor.predict({"instances": records(3, seed=26)}, {}, {}))
 
-    assert failed.value.status == 500 and "probabilities in [0, 1]" in str(failed.value)
+    assert failed.value.status == 500 and "P(positive) in [0, 1]" in str(failed.value)
     scraped = Metrics(generate_latest(metrics_registry).decode())
     labels = SeriesKey("tenure", "staging", "1").labels()
     assert scraped.value(contract.REQUESTS_TOTAL, **labels, outcome="error") == 1

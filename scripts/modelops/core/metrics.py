@@ -232,6 +232,31 @@ def model_outputs(model: Any, frame: Any, task: str, classes: Sequence[Any] | No
     return out
 
 
+def outputs_problem(
+    task: str, outputs: FloatArray, rows: int, classes: Sequence[Any] | None = None
+) -> str | None:
+    """Why a model's outputs on `rows` rows do not mean what its task says (one line), or None."""
+    multiclass = task == "multiclass"
+    expected = "rows × classes" if multiclass else "one value per row"
+    if not (
+        (outputs.ndim == 2 and outputs.shape[0] == rows and outputs.shape[1] >= 2)
+        if multiclass
+        else outputs.shape == (rows,)
+    ):
+        return f"outputs of shape {outputs.shape}: a {task} model returns {expected}"
+    if multiclass and classes is not None and outputs.shape[1] != len(classes):
+        return f"{outputs.shape[1]} probability columns for {len(classes)} classes"
+    if not np.all(np.isfinite(outputs)):
+        return "non-finite outputs"
+    if task != "regression" and (outputs.min() < 0.0 or outputs.max() > 1.0):
+        meaning = "P(positive)" if task == "binary" else "class probabilities"
+        return (
+            f"a {task} model must output {meaning} in [0, 1]; it returned values in "
+            f"[{outputs.min():.4g}, {outputs.max():.4g}] (is it a regression model? set gate.task)"
+        )
+    return None
+
+
 def served_scores(task: str, outputs: FloatArray) -> FloatArray:
     """The one number per row the prediction-score histogram counts: P(positive) (binary), the top
     class's probability (multiclass), the predicted value (regression)."""

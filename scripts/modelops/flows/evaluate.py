@@ -44,7 +44,7 @@ class EvalReport:
 def _score(model: Any, frame: Any, columns: list[str], what: str, task: str, classes: Any = None) -> Any:
     import numpy as np
 
-    from modelops.core.metrics import model_outputs
+    from modelops.core.metrics import model_outputs, outputs_problem
 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -57,11 +57,9 @@ def _score(model: Any, frame: Any, columns: list[str], what: str, task: str, cla
         raise ExternalError(f"{what}: scoring the golden set failed: {type(exc).__name__}: {exc}") from exc
     if not np.all(np.isfinite(scores)):
         raise ExternalError(f"{what}: produced non-finite scores on the golden set")
-    if task == "binary" and (scores.min() < 0 or scores.max() > 1):
-        raise BadInput(
-            f"{what}: a binary model must output P(positive) in [0, 1]; it returned values in "
-            f"[{scores.min():.4g}, {scores.max():.4g}] (is it a regression model? set gate.task)"
-        )
+    problem = outputs_problem(task, scores, len(frame), classes)
+    if problem:
+        raise BadInput(f"{what}: {problem}")
     return scores
 
 

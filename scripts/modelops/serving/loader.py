@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from modelops.core import contract
+from modelops.core import contract, metrics
 from modelops.core.metrics import TASKS, model_outputs, served_scores
 from modelops.core.profile import PROFILE_ARTIFACT
 from modelops.errors import BadInput, ExternalError
@@ -266,28 +266,6 @@ def warm_up(loaded: LoadedVersion) -> None:
         raise ExternalError(
             f"v{loaded.version}: warm-up prediction on the input example failed ({type(exc).__name__}: {exc})"
         ) from None
-    problem = outputs_problem(loaded, outputs, len(frame))
+    problem = metrics.outputs_problem(loaded.task, outputs, len(frame), loaded.classes)
     if problem:
         raise ExternalError(f"v{loaded.version} ({loaded.flavor}, {loaded.task}): {problem}")
-
-
-def outputs_problem(loaded: LoadedVersion, outputs: np.ndarray, rows: int) -> str | None:
-    """Why the version's outputs on `rows` rows cannot be served for its task, or None."""
-    expected = "rows × classes" if loaded.task == "multiclass" else "one value per row"
-    shape_ok = (
-        outputs.ndim == 2 and outputs.shape[0] == rows and outputs.shape[1] >= 2
-        if loaded.task == "multiclass"
-        else outputs.shape == (rows,)
-    )
-    if not shape_ok:
-        return f"the outputs have shape {outputs.shape}, a {loaded.task} model returns {expected}"
-    if loaded.task == "multiclass" and loaded.classes is not None and outputs.shape[1] != len(loaded.classes):
-        return f"{outputs.shape[1]} probability columns for {len(loaded.classes)} classes ({', '.join(loaded.classes)})"
-    if not np.all(np.isfinite(outputs)):
-        return f"non-finite outputs: {outputs[:5].tolist()}"
-    if loaded.task != "regression" and (outputs.min() < 0.0 or outputs.max() > 1.0):
-        return (
-            f"a {loaded.task} model serves probabilities in [0, 1]; it returned values in "
-            f"[{outputs.min():.4g}, {outputs.max():.4g}] (is it a regression model? set gate.task)"
-        )
-    return None

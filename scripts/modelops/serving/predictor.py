@@ -19,9 +19,9 @@ from kserve.errors import ModelNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from modelops.core import contract
-from modelops.core.metrics import served_scores
+from modelops.core.metrics import outputs_problem, served_scores
 from modelops.serving.fault import FaultSwitch, InjectedFault
-from modelops.serving.loader import LoadedVersion, outputs_problem
+from modelops.serving.loader import LoadedVersion
 from modelops.serving.metrics import SeriesKey, ServingMetrics
 from modelops.serving.payload import BadPayload, to_frame, v1_response, v2_outputs
 from modelops.serving.summaries import FeatureSummaries, ScoreCounts
@@ -130,7 +130,8 @@ class Predictor(Model):  # type: ignore[misc]  # kserve ships no types
                 outputs = await asyncio.to_thread(serving.loaded.predict, frame)
             else:
                 outputs = serving.loaded.predict(frame)
-            problem = outputs_problem(serving.loaded, outputs, len(frame))
+            loaded = serving.loaded
+            problem = outputs_problem(loaded.task, outputs, len(frame), loaded.classes)
             if problem:
                 raise ValueError(problem)
         except BadPayload as exc:
