@@ -75,6 +75,13 @@ def test_a_version_still_soaking_is_denied_with_the_time_to_go() -> None:
     assert "1h00m to go" in decision.message
 
 
+def test_a_soak_under_a_minute_is_told_in_seconds() -> None:
+    base = pinned_in_staging("2026-12-01T11:59:55Z")
+    base["churn"]["environments"]["production"]["soak"] = "10s"
+    (decision,) = rule(judge(base), "verified-upstream")
+    assert not decision.passed and "served in staging for 5s (soak 10s); 5s to go" in decision.message
+
+
 def test_a_version_rolled_back_upstream_is_never_verified() -> None:
     result = judge(pinned_in_staging("2026-11-30T09:00:00Z", rolled_back=True))
     (decision,) = rule(result, "verified-upstream")

@@ -12,10 +12,13 @@ def register(
         "demo",
         parents=[parent],
         help="close the whole loop on this machine with real components, as a timeline",
-        description="Build a sandbox and run the loop: train v1 → evaluate → propose → approve → merge → "
-        "sync-registry → serve; train v2 → canary → 100 %; inject a fault → Prometheus alert → Alertmanager "
-        "→ relay → rollback commit → serving converges; shifted traffic → drift → debounced retrain → v3 PR "
-        "waiting for a human. Exit 0 when every step passed.",
+        description="Build a sandbox and run the pipeline with real components: v1 and v2 reach "
+        "production through staging and its soak; v2's 10 % canary is analysed from real traffic "
+        "(Prometheus) and promoted, its PR to 100 % approved and merged; shifted traffic → drift → one "
+        "debounced retrain → v3 in staging; v3's canary carries a fault, the analysis aborts it (v2 keeps "
+        "serving, v3 quarantined); a freeze window denies a promotion; an incident during the freeze still "
+        "rolls back (alert → Alertmanager → relay → rollback commit → serving converges). Exit 0 when every "
+        "step passed.",
     )
     p.add_argument("--workdir", metavar="DIR", help="where to build the sandbox (default: a new temp dir)")
     p.add_argument("--quick", action="store_true", help="the test profile: shorter waits")

@@ -58,6 +58,8 @@ class Verification:
 
 
 def _span(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(0, int(seconds))}s"  # a short soak (a sandbox's) reads as seconds, not "0m"
     minutes = int(seconds // 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 

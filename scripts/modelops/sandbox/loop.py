@@ -5,7 +5,10 @@ Steps the demo, the end-to-end test and the benchmark share:
     start_serving   `modelops serve --follow` in its own process group
     start_relay     `modelops relay` (token from the caller) in its own process group
     start_stack     render the monitoring profile pointing at the relay, start Prometheus + Alertmanager
-    Traffic         steady predictions in a thread; can pin an injected fault to one version
+    CanaryRollout   the sandbox's stand-in for KServe's canary: a second server for the canary Version
+                    and a traffic split, both following models.yaml's `canary`
+    Traffic         steady predictions in a thread; can pin an injected fault to one version, and
+                    sends a share to the canary's server when a Split says so
     wait_for_alert, wait_for_relay_dispatch, wait_for_commit, wait_for_serving_version,
     wait_for_alert_resolved
                     bounded polls with a progress line on stderr whenever what they see changes
@@ -18,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -37,11 +41,15 @@ from modelops.core import contract
 from modelops.errors import ExternalError
 from modelops.files import write_atomically
 from modelops.output import progress
-from modelops.sandbox.prom_stack import ManagedProcess, PromStack
+from modelops.sandbox.prom_stack import ManagedProcess, PromStack, free_port
 
 T = TypeVar("T")
 
 RELAY_TOKEN_ENV = "MODELOPS_RELAY_TOKEN"
+# A predictor answering one row per request runs one native thread (as the gate times it): OpenMP's
+# thread pool (HistGradientBoosting's) on a busy 2-core machine makes a single-row prediction 10-100x
+# slower, which a canary analysis rightly calls a latency regression.
+ONE_NATIVE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 POLL_SECONDS = 0.25
 # A wait that sees nothing change still says it is alive this often.
 HEARTBEAT_SECONDS = 10.0
@@ -285,15 +293,63 @@ class Response:
 
 @dataclass(frozen=True)
 class VersionFault:
-    """Fail `error_rate` of the predictions of one version only (the server's fault switch takes a
-    version), so the rollback target answers normally once it serves again."""
+    """Fail `error_rate` of the predictions of one version only, or slow them by `latency_ms` (the
+    server's fault switch takes a version), so the rollback target answers normally once it serves again."""
 
     version: str
-    error_rate: float
+    error_rate: float = 0.0
+    latency_ms: float = 0.0
+
+
+def set_fault(url: str, fault: VersionFault) -> None:
+    """Turn on the fault switch of the server at `url` for `fault.version`."""
+    http_json(
+        f"{url.rstrip('/')}/admin/fault",
+        what="setting the fault switch",
+        method="POST",
+        body={"error_rate": fault.error_rate, "latency_ms": fault.latency_ms, "version": fault.version},
+    )
+    progress(
+        f"fault switch at {url}: error_rate={fault.error_rate:g} latency_ms={fault.latency_ms:g} "
+        f"for v{fault.version} only"
+    )
+
+
+class Split:
+    """Which share of the traffic goes to the canary's server (KServe's canaryTrafficPercent).
+
+    Each request draws from a seeded generator, so the canary sees a random sample of the rows (a
+    fixed every-tenth pattern would send it the same few rows of a repeating sample)."""
+
+    def __init__(self, seed: int = 20261201) -> None:
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._canary: tuple[str, int] | None = None
+
+    def set(self, url: str, percent: int) -> None:
+        with self._lock:
+            self._canary = (url.rstrip("/"), percent)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._canary = None
+
+    @property
+    def canary(self) -> tuple[str, int] | None:
+        with self._lock:
+            return self._canary
+
+    def pick(self, stable_url: str) -> str:
+        with self._lock:
+            if self._canary is None:
+                return stable_url
+            url, percent = self._canary
+            return url if self._rng.random() * 100 < percent else stable_url
 
 
 class Traffic:
-    """Steady predictions from a background thread, `rate` per second, recording every answer."""
+    """Steady predictions from `workers` background threads, `rate` per second in all, recording every
+    answer (more than one worker keeps the rate while a slow answer holds one of them)."""
 
     def __init__(
         self,
@@ -304,16 +360,22 @@ class Traffic:
         rate: float = 5.0,
         fault: VersionFault | None = None,
         timeout: float = 10.0,
+        split: Split | None = None,
+        workers: int = 1,
     ) -> None:
         self.url = url.rstrip("/")
         self.model = model
         self.rows = list(rows)
-        self.interval = 1.0 / rate
+        self.interval = workers / rate
         self.fault = fault
         self.timeout = timeout
+        self.split = split
         self.responses: list[Response] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="modelops-traffic", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, args=(n,), name=f"modelops-traffic-{n}", daemon=True)
+            for n in range(workers)
+        ]
         self._lock = threading.Lock()
 
     def __enter__(self) -> Traffic:
@@ -326,23 +388,19 @@ class Traffic:
 
     def start(self) -> Traffic:
         if self.fault is not None:
-            http_json(
-                f"{self.url}/admin/fault",
-                what="setting the fault switch",
-                method="POST",
-                body={"error_rate": self.fault.error_rate, "version": self.fault.version},
-            )
-            progress(f"fault switch: error_rate={self.fault.error_rate:g} for v{self.fault.version} only")
-        self._thread.start()
+            set_fault(self.url, self.fault)
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(self.timeout + 5)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(self.timeout + 5)
 
-    def _run(self) -> None:
-        index = 0
+    def _run(self, worker: int = 0) -> None:
+        index = worker * 7919  # workers start at different rows
         next_at = time.monotonic()
         while not self._stop.is_set():
             row = self.rows[index % len(self.rows)]
@@ -355,8 +413,9 @@ class Traffic:
 
     def _predict(self, row: Mapping[str, Any]) -> Response:
         body = json.dumps({"instances": [dict(row)]}).encode("utf-8")
+        url = self.split.pick(self.url) if self.split is not None else self.url
         request = urllib.request.Request(
-            f"{self.url}/v1/models/{self.model}:predict",
+            f"{url}/v1/models/{self.model}:predict",
             data=body,
             headers={"Content-Type": "application/json"},
             method="POST",
@@ -382,6 +441,125 @@ class Traffic:
     def counts(self, since: float = 0.0) -> Counter[tuple[str | None, int]]:
         """(version, HTTP status) → how many answers, from `since` (unix seconds) on."""
         return Counter((r.version, r.status) for r in self.snapshot() if r.at >= since)
+
+
+class CanaryRollout:
+    """The canary of one Model in one Environment as KServe runs it, on this machine: while models.yaml
+    declares `canary: {version, traffic}`, a second `modelops serve --version` for that Version answers
+    `traffic` % of the requests (through `split`); once the canary is dropped or promoted, it stops and
+    the stable server, which follows the pin, takes everything again.
+
+    The canary's server keeps one port (`port`), so Prometheus scrapes it as a target from the start.
+    `prepare` starts a Version's server ahead, without traffic: its warm-up is many seconds here."""
+
+    def __init__(
+        self,
+        repo: Path,
+        model: str,
+        env: str,
+        logdir: Path,
+        split: Split,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.repo, self.model, self.env, self.logdir, self.split = repo, model, env, logdir, split
+        self.extra_env = dict(extra_env or {})
+        self.port = free_port()
+        self.version: int | None = None
+        self._process: ManagedProcess | None = None
+        self._url: str | None = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str | None:
+        return self._url
+
+    def prepare(self, version: int) -> None:
+        """Start the server for `version` (stopping another's) and return at once."""
+        if self.version == version and self._process is not None:
+            return
+        self.stop()
+        self._start(version)
+
+    def declared(self) -> tuple[int, int] | None:
+        from modelops.core.document import ModelsDocument
+
+        env = ModelsDocument.load(self.repo / "models.yaml").state().model(self.model).env(self.env)
+        return (env.canary.version, env.canary.traffic) if env.canary is not None else None
+
+    def converge(self, timeout: float = 180.0) -> str:
+        """Make the canary's server and the split match models.yaml; returns what now serves."""
+        declared = self.declared()
+        if declared is None:
+            self.split.clear()
+            self.stop()
+            return "no canary: the stable server takes all traffic"
+        version, traffic = declared
+        if self.version != version or self._process is None:
+            self.stop()
+            self._start(version)
+        assert self._process is not None
+        self._url = self._wait_ready(timeout)
+        self.split.set(self._url, traffic)
+        return f"canary v{version} at {self._url} takes {traffic}% of the traffic"
+
+    def _start(self, version: int) -> None:
+        argv = _modelops_argv(
+            "serve",
+            "--repo",
+            str(self.repo),
+            "--model",
+            self.model,
+            "--env",
+            self.env,
+            "--port",
+            str(self.port),
+            "--version",
+            str(version),
+            "--json",
+        )
+        name = f"{self.model}-{self.env}-canary-v{version}"
+        self._process = ManagedProcess(
+            f"serve {self.model}/{self.env} canary v{version}",
+            argv,
+            self.logdir / f"serve-{name}.log",
+            env={**os.environ, **self.extra_env},
+            stdout_path=self.logdir / f"serve-{name}.out",
+        )
+        self._process.start()
+        self.version, self._url = version, None
+
+    def _wait_ready(self, timeout: float) -> str:
+        process = self._process
+        assert process is not None
+
+        def check() -> tuple[str | None, str]:
+            if not process.alive:
+                raise _Exited(f"canary server exited with {process.returncode}: {process.last_log_line()}")
+            announced = _json_object(process.stdout())
+            url = str(announced["url"]) if announced and "url" in announced else None
+            return url, "starting" if url is None else "up"
+
+        try:
+            return poll(f"the canary server for v{self.version}", check, timeout)
+        except _Exited as exc:
+            raise ExternalError(f"{exc} (log: {process.log_path})") from None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+        self._process, self.version, self._url = None, None, None
+
+    def __enter__(self) -> CanaryRollout:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.split.clear()
+        self.stop()
 
 
 # -- waits ----------------------------------------------------------------------------------------
