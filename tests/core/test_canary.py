@@ -65,6 +65,14 @@ def test_a_slower_tail_aborts_on_latency() -> None:
     assert result.verdict == "abort" and "latency_p99" in result.reason
 
 
+def test_overwhelming_evidence_aborts_even_when_its_p_value_underflows_to_zero() -> None:
+    # Half the canary's requests fail against none of stable's: exp(-log LR) is exactly 0.0.
+    result = analyse(arm(6000, 3000, slow=0.9), arm(54000, 0), SETTINGS, 60)
+    failed = {m.name: m.p_value for m in result.metrics if m.status == "fail"}
+    assert result.verdict == "abort", result.reason
+    assert failed["error_rate"] == 0.0 and "latency_p99" in failed
+
+
 def test_a_large_score_shift_aborts_and_a_small_one_does_not() -> None:
     assert verdict(arm(6000, 60, score_shift=0.9), arm(54000, 540)) == "abort"
     assert verdict(arm(6000, 60, score_shift=0.1), arm(54000, 540)) == "promote"

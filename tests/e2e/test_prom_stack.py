@@ -83,6 +83,8 @@ def test_the_stack_scrapes_its_targets_alerts_through_its_alertmanager_and_stops
     with stack:
         assert stack.prometheus and stack.alertmanager
         pids = [stack.prometheus.pid, stack.alertmanager.pid]
+        # A running stack (start_stack returns one) entered again starts no second, unstopped pair.
+        assert stack.__enter__() is stack and [stack.prometheus.pid, stack.alertmanager.pid] == pids
         assert stack.prometheus_url != stack.alertmanager_url
         assert "127.0.0.1" in stack.prometheus_url and "127.0.0.1" in stack.alertmanager_url
 

@@ -52,7 +52,8 @@ SOAK = "10s"
 TRAFFIC_RATE = 30.0
 ANALYSIS_LOOK_SECONDS = 3.0
 ANALYSIS = {
-    "min_requests": 50,
+    "min_requests": 30,
+    "alpha_abort": 0.001,
     "alpha_promote": 0.05,
     "error_floor": 0.05,
     "latency_tail_tolerance": 0.1,
@@ -342,6 +343,7 @@ def _loop(
     _wait_soaked(ctx, timeline, v2, label=f"1. v{v2} soaks in {STAGING}")
 
     # 2-3. Its production canary is analysed from real traffic: promote, and the PR to 100 % is merged.
+    _warm_canary(timeline, canary, v2, rows)
     _promote(ctx, v2, evidence2, timeline, f"v{v2} → {ENV} at the canary step")
     _canary_converges(timeline, canary, f"v{v2} serves its canary share beside v{v1}")
     verdict = _analyse(
@@ -364,6 +366,7 @@ def _loop(
     # 4. v3's canary has a fault: the analysis aborts, the canary is dropped, v2 keeps serving.
     canary.prepare(v3)
     _wait_soaked(ctx, timeline, v3)
+    _warm_canary(timeline, canary, v3, rows)
     _promote(ctx, v3, evidence3, timeline, f"v{v3} → {ENV} at the canary step")
     _canary_converges(timeline, canary, f"v{v3} serves its canary share beside v{v2}")
     fault = loop.VersionFault(str(v3), latency_ms=CANARY_FAULT_MS)
@@ -516,6 +519,11 @@ def _wait_soaked(ctx: Context, timeline: Timeline, version: int, label: str = ""
         note["detail"] = loop.poll(
             f"v{version} to soak in {STAGING}", soaked, timeout=120, interval=1.0
         ).message
+
+
+def _warm_canary(timeline: Timeline, canary: Any, version: int, rows: Any) -> None:
+    with timeline.step(f"the canary's server for v{version} is up and warm (no traffic yet)") as note:
+        note["detail"] = canary.warm(version, rows)
 
 
 def _canary_converges(timeline: Timeline, canary: Any, label: str) -> None:

@@ -347,6 +347,26 @@ class Split:
             return url if self._rng.random() * 100 < percent else stable_url
 
 
+def predict(url: str, model: str, row: Mapping[str, Any], timeout: float = 10.0) -> Response:
+    """One prediction request; every answer is recorded, a failed connection as status 0."""
+    body = json.dumps({"instances": [dict(row)]}).encode("utf-8")
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/v1/models/{model}:predict",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            answer.read()
+            return Response(time.time(), answer.status, answer.headers.get(contract.HEADER_VERSION))
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return Response(time.time(), exc.code, exc.headers.get(contract.HEADER_VERSION))
+    except (OSError, TimeoutError):
+        return Response(time.time(), 0, None)
+
+
 class Traffic:
     """Steady predictions from `workers` background threads, `rate` per second in all, recording every
     answer (more than one worker keeps the rate while a slow answer holds one of them)."""
@@ -412,23 +432,8 @@ class Traffic:
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     def _predict(self, row: Mapping[str, Any]) -> Response:
-        body = json.dumps({"instances": [dict(row)]}).encode("utf-8")
         url = self.split.pick(self.url) if self.split is not None else self.url
-        request = urllib.request.Request(
-            f"{url}/v1/models/{self.model}:predict",
-            data=body,
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                answer.read()
-                return Response(time.time(), answer.status, answer.headers.get(contract.HEADER_VERSION))
-        except urllib.error.HTTPError as exc:
-            exc.read()
-            return Response(time.time(), exc.code, exc.headers.get(contract.HEADER_VERSION))
-        except (OSError, TimeoutError):
-            return Response(time.time(), 0, None)
+        return predict(url, self.model, row, self.timeout)
 
     def snapshot(self) -> list[Response]:
         with self._lock:
@@ -482,6 +487,21 @@ class CanaryRollout:
             return
         self.stop()
         self._start(version)
+
+    def warm(
+        self, version: int, rows: Sequence[Mapping[str, Any]], count: int = 20, timeout: float = 180.0
+    ) -> str:
+        """Wait until `version`'s server answers, then send it `count` predictions of its own: a fresh
+        process answers its first requests slowly, and an analysis that starts counting at the canary's
+        declaration should compare served versions, not a cold start with a warm one. Call it before the
+        canary is declared, so these requests fall outside the analysis' window."""
+        self.prepare(version)
+        url = self._wait_ready(timeout)
+        answers = [predict(url, self.model, row) for row in rows[:count]]
+        failed = [r.status for r in answers if r.status != 200]
+        if failed:
+            raise ExternalError(f"the canary server for v{version} failed warm-up predictions: {failed}")
+        return f"v{version} at {url}: {len(answers)} warm-up predictions answered"
 
     def declared(self) -> tuple[int, int] | None:
         from modelops.core.document import ModelsDocument

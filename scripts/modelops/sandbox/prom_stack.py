@@ -221,7 +221,8 @@ class PromStack:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def __enter__(self) -> PromStack:
-        return self.start()
+        # start_stack returns a running stack: entering it must not start a second, unstopped pair.
+        return self if self.prometheus is not None and self.prometheus.alive else self.start()
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
