@@ -300,3 +300,65 @@ def test_a_standard_mode_environment_is_in_sync_without_traffic_targets(tmp_path
         "KServe runs it in Standard mode but models.yaml asks for Knative"
         in json.loads(result.stdout)["detail"]
     )
+
+
+def two_cluster_kubeconfig(tmp_path: Path, argocd: str, prod_eu: str) -> Path:
+    """Argo CD's cluster is the current context; prod-eu is another context, found by its server URL."""
+    path = tmp_path / "kubeconfig-two"
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "argocd", "cluster": {"server": argocd}},
+                    {"name": "eu", "cluster": {"server": prod_eu}},
+                ],
+                "users": [{"name": "test", "user": {"token": TOKEN}}],
+                "contexts": [
+                    {"name": "argocd", "context": {"cluster": "argocd", "user": "test"}},
+                    {"name": "prod-eu", "context": {"cluster": "eu", "user": "test"}},
+                ],
+                "current-context": "argocd",
+            }
+        )
+    )
+    return path
+
+
+def test_the_inference_service_is_read_in_the_environments_own_destination_cluster(
+    tmp_path, httpserver, wait
+):
+    eu = HTTPServer(host="127.0.0.1")
+    eu.start()
+    try:
+        models = two_models()
+        models["churn"]["environments"]["production"]["destination"] = {"cluster": eu.url_for("/")}
+        repo = make_repo(tmp_path / "repo", models, commit=True)
+        head = git(repo, "rev-parse", "HEAD")
+        httpserver.expect_request(APP.format(name="churn-production")).respond_with_json(application(head))
+        isvc = ISVC.format(ns="models-production", name="churn")
+        eu.expect_request(isvc).respond_with_json(
+            inference_service(f"{PREFIX}/churn-classifier/3", canary=None)
+        )
+        config = two_cluster_kubeconfig(tmp_path, httpserver.url_for(""), eu.url_for(""))
+        result, _ = wait(repo, config, "--model", "churn", "--env", "production", "--timeout", "5")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert paths(httpserver) == [APP.format(name="churn-production")]  # Argo CD's cluster
+        assert [r.path for r, _ in eu.log] == [isvc]  # the destination's
+        assert json.loads(result.stdout)["expected"]["cluster"] == eu.url_for("/")
+    finally:
+        eu.clear()
+        if eu.is_running():
+            eu.stop()
+
+
+def test_a_destination_cluster_no_kubeconfig_context_reaches_is_exit_2_naming_it(tmp_path, httpserver, wait):
+    models = two_models()
+    models["churn"]["environments"]["production"]["destination"] = {"cluster": "https://prod-us.invalid"}
+    repo = make_repo(tmp_path / "repo", models, commit=True)
+    config = kubeconfig(tmp_path, httpserver.url_for(""))
+    result, _ = wait(repo, config, "--model", "churn", "--env", "production", "--timeout", "5")
+    assert result.returncode == 2
+    assert "reaches cluster https://prod-us.invalid" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert httpserver.log == []  # refused before reading anything

@@ -2,8 +2,10 @@
 KServe InferenceServices).
 
 Configuration: the kubeconfig named by KUBECONFIG (a path list is merged, as kubectl does), else
-~/.kube/config, else the in-cluster service account. Each request has a timeout; connection failures
-and server errors are retried a bounded number of times with backoff, then raise ExternalError.
+~/.kube/config, else the in-cluster service account. An Argo CD destination cluster other than its own
+(`https://kubernetes.default.svc`) is reached through the kubeconfig context whose cluster has that
+server URL (`Kube.for_cluster`). Each request has a timeout; connection failures and server errors are
+retried a bounded number of times with backoff, then raise ExternalError.
 """
 
 from __future__ import annotations
@@ -62,6 +64,25 @@ class Kube:
         configuration.retries = False
         return cls(client.ApiClient(configuration), configuration.host)
 
+    @classmethod
+    def for_cluster(cls, server: str, env: Mapping[str, str] | None = None) -> Kube:
+        """The destination cluster `server` as Argo CD names it: its own cluster is the default
+        configuration (where Argo CD's Applications are read); any other is the kubeconfig context
+        whose cluster has that server URL."""
+        from modelops.core.state import DEFAULT_CLUSTER
+
+        if server.rstrip("/") == DEFAULT_CLUSTER:
+            return cls.from_environment(env)
+        env = os.environ if env is None else env
+        kubeconfig = env.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+        context = _context_for_server(kubeconfig, server)
+        if context is None:
+            raise BadInput(
+                f"Kubernetes: no context in kubeconfig {kubeconfig} reaches cluster {server} (an "
+                "environment's destination.cluster); add one whose cluster has that server URL"
+            )
+        return cls.from_environment(env, context=context)
+
     def get_custom(
         self, group: str, version: str, namespace: str, plural: str, name: str
     ) -> dict[str, Any] | None:
@@ -92,3 +113,27 @@ class Kube:
             if attempt < ATTEMPTS:
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
         raise ExternalError(f"Kubernetes at {self.server}: {what} failed: {last}")
+
+
+def _context_for_server(kubeconfig: str, server: str) -> str | None:
+    """The first context (in file order, over a KUBECONFIG path list) whose cluster's server is `server`."""
+    import yaml
+
+    want = server.rstrip("/")
+    for part in (p for p in kubeconfig.split(os.pathsep) if p):
+        path = Path(part).expanduser()
+        try:
+            loaded = yaml.safe_load(path.read_text("utf-8")) if path.is_file() else None
+        except (OSError, yaml.YAMLError) as exc:
+            raise BadInput(f"Kubernetes: kubeconfig {path} is unusable: {_one_line(exc)}") from None
+        if not isinstance(loaded, dict):
+            continue
+        clusters = {
+            c.get("name"): str((c.get("cluster") or {}).get("server", "")).rstrip("/")
+            for c in loaded.get("clusters") or []
+            if isinstance(c, dict)
+        }
+        for entry in loaded.get("contexts") or []:
+            if isinstance(entry, dict) and clusters.get((entry.get("context") or {}).get("cluster")) == want:
+                return str(entry.get("name"))
+    return None

@@ -13,8 +13,9 @@ def register(
         parents=[parent],
         help="wait until Argo CD and KServe serve what models.yaml pins for a model in an environment",
         description="Poll the Argo CD Application <model>-<env> (namespace argocd) until it is Synced at the "
-        "expected git revision (HEAD by default) and Healthy, and the InferenceService <model> in models-<env> "
-        "is Ready, serves the pinned version's storageUri and splits traffic as the canary in models.yaml says "
+        "expected git revision (HEAD by default) and Healthy, and the InferenceService <model> in the "
+        "environment's namespace, on its destination cluster (Argo CD's own, or the kubeconfig context whose "
+        "cluster has that server URL), is Ready, serves the pinned version's storageUri and splits traffic as the canary in models.yaml says "
         "(in the environment's KServe deployment_mode: Knative reports revisions and traffic, Standard neither). "
         "Uses KUBECONFIG (or ~/.kube/config, or the in-cluster account). Exit 0 in sync, 1 on a mismatch at the "
         "timeout, or at once when the Application is Degraded or KServe reports what waiting cannot change (a "

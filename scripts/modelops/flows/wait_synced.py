@@ -1,7 +1,7 @@
 """`modelops wait-synced`: wait until the cluster serves what git says, for one Model in one Environment.
 
 Done means: the Argo CD Application `<model>-<env>` is Synced at the expected git revision and
-Healthy, and the InferenceService is Ready, serves the storageUri rendered from models.yaml and
+Healthy, and the InferenceService, read in the Environment's own destination cluster, is Ready, serves the storageUri rendered from models.yaml and
 splits traffic as the canary says (core/readiness.py judges what KServe reports, per deployment mode).
 An unpinned Environment is done when its InferenceService is gone. A Degraded Application, or an
 InferenceService in a state waiting cannot change, fails at once; anything else is polled until the
@@ -21,6 +21,7 @@ from modelops.core import readiness
 from modelops.core.document import ModelsDocument
 from modelops.core.pipeline import stage
 from modelops.core.render import application_name, serving, storage_uri
+from modelops.core.state import DEFAULT_CLUSTER
 
 ARGOCD_NAMESPACE = "argocd"
 
@@ -41,6 +42,7 @@ class Expectation:
     storage_uri: str | None  # None: nothing pinned, the InferenceService must not exist
     canary_traffic: int | None
     deployment_mode: str = readiness.DEFAULT_MODE
+    cluster: str = DEFAULT_CLUSTER  # Argo CD's destination: where the InferenceService runs
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -91,6 +93,7 @@ def expectation(ctx: Context, model: str, env: str, revision: str | None = None)
         ),
         canary_traffic=served.canary_traffic if served else None,
         deployment_mode=environment.deployment_mode,
+        cluster=stage(state.model(model), environment).cluster,
     )
 
 
@@ -162,13 +165,18 @@ def explain(
 
 
 def observe(
-    kube: KubeReader, want: Expectation, contains: Callable[[str, str], bool] | None = None
+    kube: KubeReader,
+    want: Expectation,
+    contains: Callable[[str, str], bool] | None = None,
+    workload: KubeReader | None = None,
 ) -> Observation:
+    """`kube` holds Argo CD's Applications; `workload` (default: the same) the destination cluster."""
+    workload = workload or kube
     app = kube.get_custom("argoproj.io", "v1alpha1", ARGOCD_NAMESPACE, "applications", want.application)
     app_state = check_application(app, want, contains)
     if app_state.state != "ok":
-        return explain(kube, app, app_state, want)
-    isvc_state = check_inference_service(_isvc(kube, want), want)
+        return explain(workload, app, app_state, want)
+    isvc_state = check_inference_service(_isvc(workload, want), want)
     if isvc_state.state != "ok":
         return isvc_state
     return Observation("ok", f"{app_state.detail}; {isvc_state.detail}")
@@ -183,20 +191,23 @@ def wait_synced(
     interval: float = 5.0,
     revision: str | None = None,
     kube: KubeReader | None = None,
+    workload: KubeReader | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_poll: Callable[[Observation], None] | None = None,
 ) -> WaitResult:
     from modelops.adapters import gitread
 
     want = expectation(ctx, model, env, revision)
-    if kube is None:
+    if kube is None or (workload is None and want.cluster != DEFAULT_CLUSTER):
         from modelops.adapters.kube import Kube
 
-        kube = Kube.from_environment(ctx.env)
+        kube = kube or Kube.from_environment(ctx.env)
+        if want.cluster != DEFAULT_CLUSTER:
+            workload = workload or Kube.for_cluster(want.cluster, ctx.env)
     deadline = time.monotonic() + timeout
     result = WaitResult(ok=False, detail="", expected=want)
     while True:
-        seen = observe(kube, want, lambda newer, commit: gitread.contains(ctx.repo, newer, commit))
+        seen = observe(kube, want, lambda newer, commit: gitread.contains(ctx.repo, newer, commit), workload)
         result.polls += 1
         result.history.append(seen.detail)
         if on_poll is not None:
