@@ -1,28 +1,43 @@
 """The loop through the workflow files, on one world (tests run in this order, each on the last's state):
 
-1. a runner without MLFLOW_TRACKING_URI names it; the registry step fails with exit 2.
+1. a push to main trains churn (train.yml, its data from the S3 DVC remote), gates it and proposes it
+   to staging and production;
+2. an owner approves the production PR: every pr.yml check runs on it and passes, `promotion policy`
+   included;
+3. the merge starts sync.yml: the registry aliases follow git and the cluster is waited for;
+4. a fault: an Alertmanager payload naming the canary reaches the relay, which dispatches
+   rollback.yml; the rollback commits to the protected main through the App's bypass, and sync.yml
+   runs again;
+5. a runner without MLFLOW_TRACKING_URI: the rollback lands, the registry step fails with exit 2.
+
+pr.yml runs once, on the approved production PR: it is disabled (as a fork's workflow can be) while
+train.yml opens the PRs, so neither the two `opened` runs nor the staging PR's run are paid for.
+That an opened PR starts pr.yml, and an App-opened one too, is the double's rule (tests/forge_github).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import contextmanager
 
+import requests
 import yaml
 
-from tests.forge_github.hub import APP_BOT
-from tests.workflow_runs.world import World
+from tests.core.alerts import alert, webhook
+from tests.forge_github.hub import APP_BOT, REQUIRED_CHECKS, Actor
+from tests.workflow_runs.world import RELAY_TOKEN, World, fresh_clone, git, relay
 
 PRODUCTION_HEAD = "promote/churn/production/v3"
+STAGING_HEAD = "promote/churn/staging/v3"
+
+
+def pins(world: World, env: str, model: str = "churn") -> dict[str, object]:
+    return yaml.safe_load(world.origin_file("models.yaml"))["models"][model]["environments"][env]
 
 
 def production_version(world: World) -> int:
-
-    return int(
-        yaml.safe_load(world.origin_file("models.yaml"))["models"]["churn"]["environments"]["production"][
-            "version"
-        ]
-    )
+    return int(pins(world, "production")["version"])  # type: ignore[call-overload]
 
 
 @contextmanager
@@ -41,6 +56,138 @@ def variables(world: World, **changes: str | None):
         world.variables.update(before)
 
 
+def latest_checks(world: World, sha: str) -> dict[str, str]:
+    latest: dict[str, str] = {}
+    for check in world.hub.check_runs:
+        if check["head_sha"] == sha:
+            latest[check["name"]] = check["conclusion"]
+    return latest
+
+
+def all_green(result) -> bool:
+    return bool(result.jobs) and all(job.result == "success" for job in result.jobs.values())
+
+
+def test_a_push_to_main_trains_from_the_s3_remote_gates_and_proposes(world: World):
+    clone = fresh_clone(world, "developer")
+    params = clone / "params.yaml"
+    params.write_text(params.read_text("utf-8").replace("max_iter: 200", "max_iter: 180"), encoding="utf-8")
+    git(clone, "commit", "--quiet", "-am", "churn: fewer boosting rounds")
+    world.hub.disabled_workflows.add("pr.yml")
+    world.hub.ruleset_enforced = False  # a push straight to main, as before protection is set up
+    try:
+        pushed = world.push_as("alice", clone)
+        assert pushed.returncode == 0, pushed.stderr
+        world.hub.wait_idle()
+    finally:
+        world.hub.ruleset_enforced = True
+        world.hub.disabled_workflows.discard("pr.yml")
+    assert [(r.workflow, r.event) for r in world.hub.runs if r.workflow != "sync.yml"][-1:] == [
+        ("train.yml", "push")
+    ]
+    (train,) = world.finished(world.hub.runs_of("train.yml"))
+    assert all_green(train), train.failures()
+    # One model changed, so one leg per matrix job (act names a job without its matrix values).
+    assert set(train.jobs) == {
+        "models to train",
+        "train and evaluate",
+        "propose to staging",
+        "propose to production",
+    }, train.summary()
+    assert "churn: params.yaml: churn changed" in train.job("models to train").text
+    trained = train.job("train and evaluate")
+    assert "Cache and remote 'storage' are in sync" in trained.text
+    heads = {p.head: p for p in world.hub.pulls.values()}
+    assert {STAGING_HEAD, PRODUCTION_HEAD} <= set(heads), sorted(heads)
+    production = heads[PRODUCTION_HEAD]
+    # Opened with the App's token, so that pr.yml would run on it (a GITHUB_TOKEN PR starts nothing).
+    assert production.author == APP_BOT and production.state == "open"
+    assert "v3" in production.title
+
+
+def test_an_owner_approves_the_production_pr_and_every_check_runs_on_it_and_passes(world: World):
+    production = next(p for p in world.hub.pulls.values() if p.head == PRODUCTION_HEAD)
+    refused, answer = world.hub.merge(production.number, Actor("alice", "user"))
+    assert refused == 405, answer  # no check has run and nobody approved
+    runs = world.hub.review(production.number, "alice")
+    assert [(r.workflow, r.event) for r in runs] == [("pr.yml", "pull_request_review")]
+    (checks,) = world.finished(runs)
+    assert all_green(checks), checks.failures()
+    assert latest_checks(world, production.head_sha) == {
+        **dict.fromkeys(REQUIRED_CHECKS, "success"),
+        "policy comment": "success",
+    }
+    # The one sticky comment: the policy allowed it, the lineage rule having read the candidate's
+    # evaluation from the registry (2a).
+    (comment,) = [c for c in world.hub.comments if c["_number"] == production.number]
+    assert "modelops-policy" in comment["body"]
+    assert "### Promotion policy: allowed" in comment["body"] and "❌" not in comment["body"], comment["body"]
+
+
+def test_the_merge_starts_sync_which_moves_the_aliases_and_waits_for_the_cluster(world: World):
+    production = next(p for p in world.hub.pulls.values() if p.head == PRODUCTION_HEAD)
+    runs_before = len(world.hub.runs)
+    merged, answer = world.hub.merge(production.number, Actor("alice", "user"))
+    assert merged == 200, answer
+    world.hub.wait_idle()
+    started = world.hub.runs[runs_before:]
+    assert [(r.workflow, r.event) for r in started] == [("sync.yml", "push")], started
+    (sync,) = world.finished(started)
+    assert all_green(sync), sync.failures()
+    assert "wait-synced churn/production" in sync.jobs, sync.summary()
+    # churn promotes through a canary (canary_steps: [10]): v3 takes 10 % next to v2.
+    pinned = pins(world, "production")
+    assert pinned["version"] == 2 and pinned["canary"]["version"] == 3, pinned  # type: ignore[index]
+    aliases = world.aliases("churn-classifier")
+    assert aliases["production"] == 2 and aliases["production-canary"] == 3, aliases
+    assert (
+        "/apis/serving.kserve.io/v1beta1/namespaces/models-production/inferenceservices/churn"
+        in world.kube.reads
+    )
+    assert not world.hub.violations, world.hub.violations[:5]
+
+
+def test_a_fault_reaches_the_relay_which_dispatches_a_rollback_through_the_app_bypass(world: World):
+    pinned = production_version(world)
+    canary = pins(world, "production")["canary"]["version"]  # type: ignore[index]
+    runs_before = len(world.hub.runs)
+    with relay(world) as url:
+        payload = webhook(
+            alert(alertname="ChurnHighErrorRate", version=str(canary), starts_at="2026-12-01T10:00:00.000Z")
+        )
+        answer = requests.post(
+            f"{url}/alerts",
+            data=json.dumps(payload),
+            headers={"Authorization": f"Bearer {RELAY_TOKEN}"},
+            timeout=60,
+        )
+        assert answer.status_code < 300, answer.text
+        # The rollback run pushes; its push starts sync.yml: wait for both.
+        world.hub.wait_idle()
+    started = world.hub.runs[runs_before:]
+    assert [(r.workflow, r.event) for r in started] == [
+        ("rollback.yml", "repository_dispatch"),
+        ("sync.yml", "push"),
+    ]
+    rollback, sync = world.finished(started)
+    assert rollback.job("rollback commit").result == "success", rollback.failures()
+    assert rollback.job("wait-synced").result == "success", rollback.failures()
+    assert all_green(sync), sync.failures()
+    dispatched = [d for d in world.hub.dispatches if d.get("event_type") == "rollback"]
+    assert dispatched and dispatched[-1]["client_payload"]["version"] == canary
+    assert dispatched[-1]["by"] == APP_BOT
+    # Main is protected; the App bypassed the ruleset, nobody else pushed.
+    assert world.origin_subjects()[0].startswith("rollback churn production"), world.origin_subjects()[:3]
+    assert world.hub.actor_of_push(world.hub.main_sha()) == APP_BOT
+    # The canary is gone and quarantined; the pin it ran next to serves alone.
+    after = pins(world, "production")
+    assert after["version"] == pinned and after["canary"] is None, after
+    assert canary in after["quarantined"]  # type: ignore[operator]
+    aliases = world.aliases("churn-classifier")
+    assert aliases["production"] == pinned and "production-canary" not in aliases, aliases
+    assert not world.hub.violations, world.hub.violations[:5]
+
+
 def test_a_runner_without_the_tracking_uri_variable_names_it_and_the_registry_step_fails_with_exit_2(
     world: World,
 ):
@@ -51,7 +198,7 @@ def test_a_runner_without_the_tracking_uri_variable_names_it_and_the_registry_st
     with variables(world, MLFLOW_TRACKING_URI=None):
         answer = world.dispatch_workflow(
             "rollback.yml",
-            {"model": "churn", "env": "production", "reason": "test: no registry configured"},
+            {"model": "visits", "env": "production", "reason": "test: no registry configured"},
             world.hub.token_of("alice"),
         )
         assert answer.status_code == 204, answer.text
@@ -68,6 +215,6 @@ def test_a_runner_without_the_tracking_uri_variable_names_it_and_the_registry_st
     assert "MLFLOW_TRACKING_URI is not set" in registry.text
     assert re.search(r"exit(?:code| status) '?2", registry.text), registry.text[-3000:]
     assert (
-        sync.jobs.get("wait-synced churn/production") is None
-        or sync.jobs["wait-synced churn/production"].result != "success"
+        sync.jobs.get("wait-synced visits/production") is None
+        or sync.jobs["wait-synced visits/production"].result != "success"
     )
