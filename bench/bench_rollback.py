@@ -1,5 +1,6 @@
 """Rollbacks under push contention: p99 time for each of N writers rolling back different models at
-once (each from its own clone of one origin), against one rollback alone measured in the same run."""
+once (each a process with its own clone of one origin, as writers on separate runners are), against
+one rollback alone measured in the same run."""
 
 from __future__ import annotations
 
@@ -29,17 +30,17 @@ def run(quick: bool) -> list[dict[str, Any]]:
             root = work / f"alone-{i}"
             root.mkdir()
             origin, models = seed(root, 1)
-            alone += roll_back_all(root, origin, models)
+            alone += roll_back_all(root, origin, models, processes=True)
         baseline = statistics.median(alone)
         for writers in (10,) if quick else (10, 50):
             root = work / f"writers-{writers}"
             root.mkdir()
             origin, models = seed(root, writers)
-            times = roll_back_all(root, origin, models)  # raises if any writer gave up
+            times = roll_back_all(root, origin, models, processes=True)  # raises if any writer gave up
             p99 = _p99(times)
             rows.append(
                 {
-                    "benchmark": f"rollback p99 with {writers} concurrent writers (different models, own clones)",
+                    "benchmark": f"rollback p99 with {writers} concurrent writers (processes, different models, own clones)",
                     "value": round(p99, 3),
                     "unit": "s",
                     "baseline": "one rollback alone, median",

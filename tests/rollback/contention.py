@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from modelops.adapters.overlays import render_into
@@ -37,26 +38,33 @@ def seed(root: Path, writers: int) -> tuple[Path, list[str]]:
     return origin, models
 
 
-def roll_back_all(root: Path, origin: Path, models: list[str]) -> list[float]:
-    """Each model rolled back from a clone of its own, all at once; the seconds each one took."""
+def roll_back_all(root: Path, origin: Path, models: list[str], processes: bool = False) -> list[float]:
+    """Each model rolled back from a clone of its own, all at once; the seconds each one took.
+
+    With `processes`, each writer is a process of its own, as writers on separate runners are; threads
+    of one process share one interpreter lock, so their parsing and rendering take turns."""
     clones = []
     for name in models:
         clone = root / f"clone-{name}"
         git("clone", "--quiet", str(origin), str(clone), cwd=root)
         clones.append(clone)
+    pool: Executor = (
+        ProcessPoolExecutor(max_workers=len(models), mp_context=multiprocessing.get_context("fork"))
+        if processes
+        else ThreadPoolExecutor(max_workers=len(models))
+    )
+    with pool:
+        return list(pool.map(_roll_back_one, models, clones))
 
-    def one(pair: tuple[str, Path]) -> float:
-        name, clone = pair
-        started = time.perf_counter()
-        rollback(
-            Context(repo=clone),
-            model=name,
-            env="production",
-            reason="errors",
-            by="bench",
-            sync_registry=False,
-        )
-        return time.perf_counter() - started
 
-    with ThreadPoolExecutor(max_workers=len(models)) as pool:
-        return list(pool.map(one, zip(models, clones, strict=True)))
+def _roll_back_one(name: str, clone: Path) -> float:
+    started = time.perf_counter()
+    rollback(
+        Context(repo=clone),
+        model=name,
+        env="production",
+        reason="errors",
+        by="bench",
+        sync_registry=False,
+    )
+    return time.perf_counter() - started

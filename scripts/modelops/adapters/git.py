@@ -28,6 +28,7 @@ GIT_TIMEOUT = 120.0
 # How long a write keeps retrying lost push races while main does not move; each time another writer
 # lands, the wait starts again (progress), up to the cap.
 LAND_DEADLINE_S = 300.0
+PAUSE_CAP_S = 16.0
 LAND_CAP_FACTOR = 2  # 10 minutes, inside rollback.yml's 15-minute job timeout
 FETCH_ATTEMPTS = 5
 # No prompts, and no automatic gc or maintenance: a repack under the feet of parallel writers sharing
@@ -328,8 +329,10 @@ class Git:
     @staticmethod
     def _pause(attempt: int, backoff: float) -> None:
         """Exponential backoff with full jitter (a random pause up to the cap), so contenders spread out
-        instead of retrying in lock-step."""
-        time.sleep(random.uniform(0, min(2.0, backoff * 2 ** min(attempt - 1, 10))))
+        instead of retrying in lock-step. The cap is high because only one writer lands per round: with
+        a 2 s cap, fifty writers retried about fifty times a second, and their retries took the two
+        cores the one landing needed."""
+        time.sleep(random.uniform(0, min(PAUSE_CAP_S, backoff * 2 ** min(attempt - 1, 12))))
 
 
 class GitCommandError(ExternalError):
