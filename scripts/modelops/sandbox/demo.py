@@ -475,17 +475,10 @@ def _land_settings(ctx: Context, relative: str, edit: Callable[[Any], None], sub
     """Edit a YAML file of the sandbox's repository round-trip and land the commit on origin's main."""
     import io
 
-    from ruamel.yaml import YAML
-
     from modelops.adapters.git import Git
+    from modelops.core.document import _yaml
 
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.representer.add_representer(
-        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
-    )
+    yaml = _yaml()  # the round-trip settings models.yaml is edited with
 
     def change(worktree: Path) -> str:
         path = worktree / relative
