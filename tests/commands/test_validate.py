@@ -175,3 +175,24 @@ def test_a_pin_quarantined_in_another_environment_is_exit_2_naming_it(tmp_path):
     result = modelops("validate", str(path))
     assert result.returncode == 2, result.stderr
     assert "production.version: version 3 is quarantined in another environment" in result.stderr
+
+
+def test_a_production_rollback_leaves_staging_valid_with_a_warning_naming_the_next_step(tmp_path):
+    """Staging pinned v3 before production rolled it back: every later pull request must still pass."""
+    from modelops.core.document import ModelsDocument
+
+    doc = ModelsDocument(GOOD)
+    for env in ("staging", "production"):
+        doc.promote("churn", env, 2, at="2026-01-01T00:00:00Z", by="ci", reason="r")
+        doc.promote("churn", env, 3, at="2026-01-01T00:00:00Z", by="ci", reason="r")
+    doc.rollback("churn", "production", at="2026-01-02T00:00:00Z", by="relay", reason="incident", bad_version=3)
+    path = tmp_path / "models.yaml"
+    path.write_text(doc.dump(), encoding="utf-8")
+
+    result = modelops("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"warning: {path}:") and "staging.version: version 3 still serves here" in line
+    as_json = json.loads(modelops("validate", "--json", str(path)).stdout)
+    assert as_json["valid"] is True
+    assert [w["path"] for w in as_json["warnings"]] == ["models.churn.environments.staging.version"]

@@ -226,6 +226,33 @@ def test_a_recorded_override_lets_a_human_pin_a_version_quarantined_elsewhere():
     assert doc.state().model("churn").env("production").history[-1].override is True
 
 
+def _v3_in_both_then_rolled_back_in_production() -> ModelsDocument:
+    doc = ModelsDocument(template_text())
+    for env, version in (("staging", 2), ("production", 2), ("staging", 3), ("production", 3)):
+        doc.promote("churn", env, version, at="2026-01-01T00:00:00Z", by="ci", reason="r")
+    doc.rollback("churn", "production", at="2026-01-02T00:00:00Z", by="relay", reason="incident", bad_version=3)
+    return ModelsDocument(doc.dump())
+
+
+def test_a_pin_older_than_another_environments_quarantine_is_shown_not_refused():
+    """A production rollback must not fail `validate` on every pull request while staging still pins it."""
+    doc = _v3_in_both_then_rolled_back_in_production()
+    assert doc.pin_problems() == []
+    [warning] = doc.pin_warnings()
+    assert warning.path == "models.churn.environments.staging.version"
+    assert "pinned before production quarantined it at 2026-01-02T00:00:00Z" in warning.message
+    assert "modelops rollback --model churn --env staging" in warning.message
+
+
+def test_a_pin_made_after_another_environments_quarantine_is_refused():
+    doc = _v3_in_both_then_rolled_back_in_production()
+    doc.promote("churn", "staging", 2, at="2026-01-03T00:00:00Z", by="ci", reason="r")
+    doc.promote("churn", "staging", 3, at="2026-01-04T00:00:00Z", by="ci", reason="r")
+    doc = ModelsDocument(doc.dump())
+    assert [p.path for p in doc.pin_problems()] == ["models.churn.environments.staging.version"]
+    assert doc.pin_warnings() == []
+
+
 def test_a_crlf_models_yaml_keeps_its_line_endings_and_only_the_edited_lines_change(tmp_path):
     path = tmp_path / "models.yaml"
     path.write_bytes(template_text().encode("utf-8").replace(b"\n", b"\r\n"))

@@ -13,10 +13,11 @@ def register(
         parents=[parent],
         help="check models.yaml against its JSON Schema and the semantic rules",
         description="Check models.yaml against scripts/modelops/schema/models.schema.json and the rules the "
-        "schema cannot say (previous ≠ version, no quarantined pin, canary 1-99 %, staging and production "
-        "present unless a pipeline is declared; the pipeline: no upstream cycles, unknown upstreams or "
-        "unreachable environments, soaks that are durations, canary steps within the admission limit of "
-        "policies/promotion.yaml, no auto_promote into a protected environment). Exit 0 valid, 2 invalid.",
+        "schema cannot say (previous ≠ version, no pin made after its version was quarantined elsewhere, "
+        "canary 1-99 %, staging and production present unless a pipeline is declared; the pipeline: no "
+        "upstream cycles, unknown upstreams or unreachable environments, soaks that are durations, canary steps within the admission limit of "
+        "policies/promotion.yaml, no auto_promote into a protected environment). A pin older than another environment's quarantine "
+        "is shown as a warning. Exit 0 valid, 2 invalid.",
     )
     p.add_argument("file", nargs="?", help="the file to check (default: the repository's models.yaml)")
     p.set_defaults(handler=run)
@@ -43,11 +44,22 @@ def run(args: argparse.Namespace) -> int:
     config = PolicyConfig.load(ctx.repo) if ctx is not None else PolicyConfig()
     problems = doc.problems(PipelineLimits(config.protected_environments, config.max_canary_traffic))
     problems = problems or doc.pin_problems()  # only validate: a rollback must still read the file
+    warnings = [] if problems else doc.pin_warnings()
     if not problems:
         doc.check_round_trip()
+    if not args.json:
+        import sys
+
+        for warning in warnings:
+            print(f"warning: {warning.render(str(path))}", file=sys.stderr)
     emit(
         args,
-        {"file": str(path), "valid": not problems, "problems": [p.__dict__ for p in problems]},
+        {
+            "file": str(path),
+            "valid": not problems,
+            "problems": [p.__dict__ for p in problems],
+            "warnings": [w.__dict__ for w in warnings],
+        },
         f"{path}: valid" if not problems else None,
     )
     if problems:

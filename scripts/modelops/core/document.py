@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,8 @@ from modelops.core.state import (
     REQUIRED_ENVIRONMENTS,
     DesiredState,
     Environment,
+    HistoryEntry,
+    Model,
     is_reserved_alias,
     parse_state,
 )
@@ -281,11 +284,15 @@ class ModelsDocument:
         ]
 
     def pin_problems(self) -> list[Problem]:
-        """What `validate` adds to `problems()`: pins quarantined in another environment."""
-        return [
-            Problem(p.path, p.message, _line_of(self.root, p.path.split(".")))
-            for p in quarantine_problems(parse_state(self.plain()))
-        ]
+        """What `validate` adds to `problems()`: pins made after another environment quarantined them."""
+        return self._located(quarantine_problems(parse_state(self.plain())))
+
+    def pin_warnings(self) -> list[Problem]:
+        """What `validate` shows without refusing: pins older than another environment's quarantine."""
+        return self._located(quarantine_warnings(parse_state(self.plain())))
+
+    def _located(self, problems: list[Problem]) -> list[Problem]:
+        return [Problem(p.path, p.message, _line_of(self.root, p.path.split("."))) for p in problems]
 
     def storage_uri_prefix(self) -> str:
         """Where the serving runtime reads versions from (`registry.storage_uri_prefix`)."""
@@ -550,34 +557,84 @@ def semantic_problems(state: DesiredState, limits: PipelineLimits = DEFAULT_LIMI
 
 
 def quarantine_problems(state: DesiredState) -> list[Problem]:
-    """Pins of a version quarantined in another environment of the model, with no recorded override.
+    """Pins of a version quarantined in another environment of the model, made after that quarantine
+    with no recorded override.
 
     Only `validate` (and so CI) reports these: a rollback in staging may quarantine what production
     still serves, and every other command, the production rollback first of all, must go on reading
     the file."""
-    found: list[Problem] = []
+    return [problem for problem, predates in _pins_quarantined_elsewhere(state) if not predates]
+
+
+def quarantine_warnings(state: DesiredState) -> list[Problem]:
+    """Pins made before another environment quarantined the version: that environment's rollback
+    said nothing about this one, so they are shown, not refused. Refusing them would fail `validate`
+    on every pull request until someone rolled this environment back too."""
+    return [problem for problem, predates in _pins_quarantined_elsewhere(state) if predates]
+
+
+def _pins_quarantined_elsewhere(state: DesiredState) -> Iterator[tuple[Problem, bool]]:
     for model in state.models.values():
         for env in model.environments.values():
             elsewhere = model.quarantined_anywhere() - set(env.quarantined)
             pins = (("version", env.version), ("canary.version", env.canary.version if env.canary else None))
             for what, pinned in pins:
-                if pinned is not None and pinned in elsewhere and not _override_recorded(env, pinned):
-                    found.append(
-                        Problem(
-                            f"models.{model.name}.environments.{env.name}.{what}",
-                            f"version {pinned} is quarantined in another environment; roll it back here "
-                            "too, or pin it only through a recorded override (propose --override-reason)",
-                        )
+                if pinned is None or pinned not in elsewhere:
+                    continue
+                pin = _pinning_entry(env, pinned)
+                if pin is not None and pin.override:
+                    continue
+                where = f"models.{model.name}.environments.{env.name}.{what}"
+                since = _first_quarantine(model, pinned)
+                pinned_at = _instant(pin.at) if pin is not None else None
+                if since is not None and pinned_at is not None and pinned_at < since[0]:
+                    _, by_env, at = since
+                    message = (
+                        f"version {pinned} still serves here, pinned before {by_env} quarantined it at {at}; "
+                        f"roll it back here too (modelops rollback --model {model.name} --env {env.name})"
                     )
-    return found
+                    yield Problem(where, message), True
+                else:
+                    message = (
+                        f"version {pinned} is quarantined in another environment; roll it back here "
+                        "too, or pin it only through a recorded override (propose --override-reason)"
+                    )
+                    yield Problem(where, message), False
 
 
-def _override_recorded(env: Environment, version: int) -> bool:
-    """Whether the history entry that pinned `version` here says a human overrode its quarantine."""
+def _pinning_entry(env: Environment, version: int) -> HistoryEntry | None:
+    """The history entry that pinned `version` here, the newest first."""
     for entry in reversed(env.history):
         if entry.action in ("promote", "canary") and entry.to == version:
-            return entry.override
-    return False
+            return entry
+    return None
+
+
+def _first_quarantine(model: Model, version: int) -> tuple[datetime, str, str] | None:
+    """(when, environment, its timestamp) of the first rollback away from `version` among the
+    environments that quarantined it."""
+    found: list[tuple[datetime, str, str]] = []
+    for env in model.environments.values():
+        if version not in env.quarantined:
+            continue
+        for entry in env.history:
+            when = _instant(entry.at)
+            if entry.action == "rollback" and entry.from_ == version and when is not None:
+                found.append((when, env.name, entry.at))
+                break
+    return min(found) if found else None
+
+
+def _instant(text: str | None) -> datetime | None:
+    """A history timestamp as an aware instant; None when there is none or it does not parse, which
+    then never counts as "before"."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def require_not_quarantined(state: DesiredState, model: str, version: int) -> None:
