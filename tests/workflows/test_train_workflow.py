@@ -48,3 +48,19 @@ def test_a_leg_proposes_only_its_own_model_s_passed_candidate() -> None:
     [upload] = [s for s in JOBS["train"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert upload["with"]["name"] == "evidence-${{ matrix.model }}-${{ github.run_id }}"
     assert {"train.json", "evaluation.json"} <= set(upload["with"]["path"].split())
+
+
+def _env_flag(run: str, command: str) -> str:
+    [line] = [line for line in run.splitlines() if f"modelops {command}" in line]
+    words = line.split()
+    return words[words.index("--env") + 1]
+
+
+def test_the_candidate_is_judged_against_the_pin_its_first_pull_request_replaces() -> None:
+    """As in retrain.yml: against production, the staging PR was refused whenever the pins differed."""
+    [evaluate] = [s for s in JOBS["train"]["steps"] if "modelops evaluate" in s.get("run", "")]
+    [first] = [s for s in JOBS["propose-staging"]["steps"] if "modelops propose" in s.get("run", "")]
+    assert _env_flag(evaluate["run"], "evaluate") == _env_flag(first["run"], "propose") == "staging"
+    retrain = load(WORKFLOWS_DIR / "retrain.yml")["jobs"]["propose-staging"]
+    [proposal] = [s for s in retrain["steps"] if "modelops propose" in s.get("run", "")]
+    assert _env_flag(proposal["run"], "propose") == "staging"
