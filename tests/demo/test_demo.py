@@ -92,8 +92,9 @@ def test_every_production_version_soaked_in_staging_first(demo):
 
 
 def test_the_v2_canary_is_analysed_from_real_traffic_and_promoted(demo):
-    analysis = _analysis(demo, 2)  # as decided, before acting on it
+    analysis = _analysis(demo, 2)
     assert (analysis["canary"], analysis["stable"]) == (2, 1) and analysis["verdict"] == "promote"
+    assert analysis["action"] == "propose", "the evidence says what was done"
     metrics = {m["metric"]: m for m in analysis["metrics"] if m["required"]}
     assert all(m["status"] == "pass" for m in metrics.values()), metrics
     error = metrics["error_rate"]["estimate"]

@@ -181,10 +181,13 @@ def test_a_canary_with_twice_the_errors_is_aborted_dropping_only_the_canary(
     prometheus: str, tmp_path: Path
 ) -> None:
     box = with_canaries(tmp_path)
-    result = analyze(box, "staging", prometheus, "--json")
+    out = tmp_path / "evidence"
+    result = analyze(box, "staging", prometheus, "--json", "--out", str(out))
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["verdict"] == "abort" and report["action"] == "rollback"
+    written = json.loads((out / "analysis.json").read_text("utf-8"))
+    assert written["action"] == "rollback" and written["detail"]["commit"] == report["detail"]["commit"]
     staging = box.origin_state().model("churn").env("staging")
     assert staging.canary is None and staging.version == 4 and 5 in staging.quarantined
     assert box.origin_state().model("churn").env("production").canary is not None  # untouched

@@ -191,12 +191,15 @@ def analyze(
     stable = read_arm(prom, model_name, env_name, env.version, window, at)
     analysis = analyse(canary, stable, settings, elapsed)
     result = AnalyzeResult(model_name, env_name, env.canary.version, env.version, analysis)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomically(out / "analysis.md", result.markdown())
-        write_atomically(out / "analysis.json", json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n")
-    if act:
-        _act_on(ctx, result, env)
+    try:
+        if act:
+            _act_on(ctx, result, env)
+    finally:
+        # After acting, so the evidence says what was done; also when acting failed.
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            write_atomically(out / "analysis.md", result.markdown())
+            write_atomically(out / "analysis.json", json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n")
     notify_verdict(ctx, result)
     return result
 
