@@ -185,7 +185,9 @@ def test_a_production_rollback_leaves_staging_valid_with_a_warning_naming_the_ne
     for env in ("staging", "production"):
         doc.promote("churn", env, 2, at="2026-01-01T00:00:00Z", by="ci", reason="r")
         doc.promote("churn", env, 3, at="2026-01-01T00:00:00Z", by="ci", reason="r")
-    doc.rollback("churn", "production", at="2026-01-02T00:00:00Z", by="relay", reason="incident", bad_version=3)
+    doc.rollback(
+        "churn", "production", at="2026-01-02T00:00:00Z", by="relay", reason="incident", bad_version=3
+    )
     path = tmp_path / "models.yaml"
     path.write_text(doc.dump(), encoding="utf-8")
 

@@ -230,7 +230,9 @@ def _v3_in_both_then_rolled_back_in_production() -> ModelsDocument:
     doc = ModelsDocument(template_text())
     for env, version in (("staging", 2), ("production", 2), ("staging", 3), ("production", 3)):
         doc.promote("churn", env, version, at="2026-01-01T00:00:00Z", by="ci", reason="r")
-    doc.rollback("churn", "production", at="2026-01-02T00:00:00Z", by="relay", reason="incident", bad_version=3)
+    doc.rollback(
+        "churn", "production", at="2026-01-02T00:00:00Z", by="relay", reason="incident", bad_version=3
+    )
     return ModelsDocument(doc.dump())
 
 

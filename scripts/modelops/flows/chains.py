@@ -199,7 +199,9 @@ def analyze(
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             write_atomically(out / "analysis.md", result.markdown())
-            write_atomically(out / "analysis.json", json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n")
+            write_atomically(
+                out / "analysis.json", json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n"
+            )
     notify_verdict(ctx, result)
     return result
 
