@@ -10,6 +10,9 @@ import pytest
 from tests.helpers import REPO_ROOT, modelops
 
 GOOD = (REPO_ROOT / "models.yaml").read_text("utf-8")
+COMMAND = "      command: python training/churn.py"
+IMAGE = "ghcr.io/example-org/churn-train:1"
+ARGO = f"{{namespace: modelops-training, template: modelops-train, image: {IMAGE}, timeout_minutes: 90}}"
 
 
 def test_the_repository_models_yaml_is_valid():
@@ -81,6 +84,20 @@ def test_the_repository_models_yaml_is_valid():
             ("      production:\n        version: null", "      production:\n        version: 3"),
             None,
         ),
+        ((COMMAND, f"{COMMAND}\n      backend: kubeflow"), "models.churn.train.backend: 'kubeflow'"),
+        (
+            (COMMAND, f"{COMMAND}\n      backend: argo"),
+            "models.churn.train.argo.namespace: required when train.backend is argo",
+        ),
+        (
+            (COMMAND, f"{COMMAND}\n      backend: argo\n      argo: {{namespace: training, image: {IMAGE}}}"),
+            "models.churn.train.argo.template: required when train.backend is argo",
+        ),
+        (
+            (COMMAND, f"{COMMAND}\n      argo: {{namespace: Training_NS}}"),
+            "models.churn.train.argo.namespace: 'Training_NS' does not match",
+        ),
+        ((COMMAND, f"{COMMAND}\n      backend: argo\n      argo: {ARGO}"), None),
     ],
 )
 def test_a_bad_models_yaml_exits_2_with_one_line_naming_it_and_changes_nothing(tmp_path, edit, expected):

@@ -544,6 +544,15 @@ def semantic_problems(state: DesiredState, limits: PipelineLimits = DEFAULT_LIMI
                     )
                 if not 0 < env.canary.traffic < 100:
                     found.append(Problem(f"{at}.canary.traffic", "must be between 1 and 99"))
+        if model.train.backend == "argo":
+            argo = model.train.argo
+            for name, value in (
+                ("namespace", argo.namespace),
+                ("template", argo.template),
+                ("image", argo.image),
+            ):
+                if not value:
+                    found.append(Problem(f"{base}.train.argo.{name}", "required when train.backend is argo"))
         pairing = pairing_problem(model.gate.task, model.gate.primary_metric)
         if pairing:
             found.append(Problem(f"{base}.gate.primary_metric", f"{pairing}; set gate.task or pick one"))

@@ -41,7 +41,7 @@ from modelops.errors import BadInput
 
 APPLICATIONS_DIR = "applications"
 # Directories under applications/ that are not Models; render never writes or deletes there.
-RESERVED_DIRS = frozenset({"argocd", "runtime", "relay"})
+RESERVED_DIRS = frozenset({"argocd", "runtime", "relay", "training"})
 GENERATED_SUBDIRS = ("base", "overlays")
 
 RUNTIME_NAME = "modelops-sklearn"

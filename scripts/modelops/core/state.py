@@ -111,12 +111,27 @@ class GateSettings:
     fairness_min_ratio: float = 0.8
 
 
+TRAIN_BACKENDS = ("local", "argo")
+DEFAULT_ARGO_TIMEOUT_MINUTES = 240.0
+
+
+@dataclass(frozen=True)
+class ArgoSettings:
+    """Where `train.backend: argo` submits: a WorkflowTemplate in a namespace, run in an image."""
+
+    namespace: str | None = None
+    template: str | None = None
+    image: str | None = None
+    timeout_minutes: float = DEFAULT_ARGO_TIMEOUT_MINUTES
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """How a model trains: the user's command, and where it runs."""
 
     command: str | None = None
     backend: str = "local"
+    argo: ArgoSettings = field(default_factory=ArgoSettings)
 
 
 @dataclass(frozen=True)
@@ -260,6 +275,20 @@ def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
     )
 
 
+def _train(raw: Mapping[str, Any]) -> TrainSettings:
+    argo = raw.get("argo") or {}
+    return TrainSettings(
+        command=raw.get("command"),
+        backend=str(raw.get("backend", "local")),
+        argo=ArgoSettings(
+            namespace=None if argo.get("namespace") is None else str(argo["namespace"]),
+            template=None if argo.get("template") is None else str(argo["template"]),
+            image=None if argo.get("image") is None else str(argo["image"]),
+            timeout_minutes=float(argo.get("timeout_minutes", DEFAULT_ARGO_TIMEOUT_MINUTES)),
+        ),
+    )
+
+
 def parse_state(data: Mapping[str, Any]) -> DesiredState:
     """Build the typed state from a document that already passed the JSON Schema."""
     models: dict[str, Model] = {}
@@ -278,6 +307,6 @@ def parse_state(data: Mapping[str, Any]) -> DesiredState:
                 env_name: _environment(env_name, env_raw)
                 for env_name, env_raw in (raw.get("environments") or {}).items()
             },
-            train=TrainSettings(command=train.get("command"), backend=str(train.get("backend", "local"))),
+            train=_train(train),
         )
     return DesiredState(models=models)

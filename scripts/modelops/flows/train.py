@@ -189,6 +189,10 @@ def train(ctx: Context, model_name: str, params_path: str | Path | None = None) 
     model = ModelsDocument.load(ctx.models_path).state().model(model_name)
     command, argv = _command(ctx, model)
     field_name = f"{ctx.models_path}: models.{model_name}.train.command"
+    if model.train.backend != "local":
+        raise BadInput(
+            f"{ctx.models_path}: models.{model_name}.train.backend: {model.train.backend!r} cannot submit yet"
+        )
     params = load_params(ctx.repo, model_name, params_path)
     with step(f"verifying {params.train_path} against its DVC md5"):
         train_md5 = dvc_data.verify(ctx.repo, params.train_path)
