@@ -169,6 +169,20 @@ def test_inference_services_use_the_runtime_limits_labels_and_their_namespace(re
     assert seen == 3 + len(pinned_in_repo())  # the fixture pins three
 
 
+NATIVE_THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def test_the_runtime_s_native_thread_pools_fit_its_cpu_limit():
+    """Sized to the node's cores instead, OpenMP made single-row predictions up to 10x slower under load."""
+    runtime = yaml.safe_load((REPO_ROOT / "applications/runtime/servingruntime.yaml").read_text("utf-8"))
+    for container in runtime["spec"]["containers"]:
+        limit = str(container["resources"]["limits"]["cpu"])
+        cores = max(1, int(limit[:-1]) // 1000 if limit.endswith("m") else int(float(limit)))
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        for pool in NATIVE_THREAD_POOLS:
+            assert pool in env and 1 <= int(env[pool]) <= cores, (container["name"], pool, env.get(pool))
+
+
 def test_pod_monitors_scrape_the_predictor_metrics_port(rendered):
     for (_, name), docs in rendered.items():
         (monitor,) = by_kind(docs, "PodMonitor")
