@@ -119,6 +119,13 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         work / "prometheus.log",
     ).start()
     url = f"http://127.0.0.1:{port}"
+    wait_ready(url)
+    yield url
+    process.stop()
+
+
+def wait_ready(url: str) -> None:
+    """Until a Prometheus or Pushgateway answers /-/ready."""
     import urllib.request
 
     deadline = time.monotonic() + 30
@@ -126,11 +133,10 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as answer:
                 if answer.status == 200:
-                    break
+                    return
         except OSError:
             time.sleep(0.2)
-    yield url
-    process.stop()
+    raise AssertionError(f"{url} never became ready")
 
 
 def analyze(box: GitSandbox, env: str, prometheus: str, *flags: str) -> subprocess.CompletedProcess[str]:

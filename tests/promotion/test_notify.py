@@ -23,7 +23,8 @@ def pushgateway(tmp_path):
     binary = require_binary("pushgateway")
     port = _free_port()
     proc = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}"],
+        # Debian's build persists to /var/lib/prometheus by default, which every instance would share.
+        [binary, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

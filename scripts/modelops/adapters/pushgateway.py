@@ -70,3 +70,75 @@ def push(url: str, model: str, env: str, timeout: float = 10.0, auth: str = "") 
     except OSError as exc:
         raise ExternalError(f"Pushgateway {url}: push failed: {exc}") from None
     return value
+
+
+def _request(url: str, method: str, auth: str, timeout: float, body: bytes | None = None) -> bytes:
+    import base64
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "text/plain; version=0.0.4")
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data: bytes = response.read()
+            return data
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(300).decode("utf-8", "replace").strip()
+        raise ExternalError(f"Pushgateway {url}: {method} answered {exc.code}: {detail}") from None
+    except (OSError, ValueError) as exc:
+        raise ExternalError(f"Pushgateway {url}: {method} failed: {exc}") from None
+
+
+def _group_path(url: str, job: str, grouping: dict[str, str]) -> str:
+    from urllib.parse import quote
+
+    parts = [
+        f"job/{quote(job, safe='')}",
+        *(f"{quote(k, safe='')}/{quote(v, safe='')}" for k, v in grouping.items()),
+    ]
+    return f"{url.rstrip('/')}/metrics/" + "/".join(parts)
+
+
+def read_group(
+    url: str, job: str, grouping: dict[str, str], metric: str, *, auth: str = "", timeout: float = 10.0
+) -> list[tuple[dict[str, str], float]]:
+    """The samples of `metric` in one group, as the Pushgateway holds them now (none for a new group)."""
+    import json
+
+    wanted = {"job": job, **grouping}
+    try:
+        groups = json.loads(_request(f"{url.rstrip('/')}/api/v1/metrics", "GET", auth, timeout))["data"]
+    except (ValueError, KeyError, TypeError):
+        raise ExternalError(f"Pushgateway {url}: /api/v1/metrics is not the Pushgateway's JSON") from None
+    for group in groups:
+        if group.get("labels") != wanted:
+            continue
+        family = group.get(metric) or {}
+        return [
+            ({k: v for k, v in m["labels"].items() if k not in wanted and k != "instance"}, float(m["value"]))
+            for m in family.get("metrics", [])
+        ]
+    return []
+
+
+def put_group(
+    url: str,
+    job: str,
+    grouping: dict[str, str],
+    metric: str,
+    samples: list[tuple[dict[str, str], float]],
+    *,
+    help_text: str,
+    auth: str = "",
+    timeout: float = 10.0,
+) -> None:
+    """Replace the group with these counter samples (PUT: what is not sent is gone)."""
+    lines = [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]
+    for labels, value in samples:
+        text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        lines.append(f"{metric}{{{text}}} {value:.17g}")
+    _request(_group_path(url, job, grouping), "PUT", auth, timeout, ("\n".join(lines) + "\n").encode())
