@@ -17,10 +17,12 @@ $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
 	$(PYTHON) -m venv $(if $(UV_ON_PATH),--without-pip) $(VENV)
 
-# The lock file pins every version; uv installs from it fast and reproducibly.
+# The lock file pins every version; uv installs from it fast and reproducibly. Compiled at install:
+# uv writes no bytecode by default, and where PYTHONDONTWRITEBYTECODE is set (CI images often do) every
+# process would compile its imports again (`import mlflow`: 7.0 s of CPU, 2.6 s compiled).
 $(STAMP): $(BIN)/python $(LOCK) pyproject.toml
 	$(if $(UV_ON_PATH),,$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9")
-	$(UV) pip sync --python $(BIN)/python $(LOCK)
+	$(UV) pip sync --compile-bytecode --python $(BIN)/python $(LOCK)
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
