@@ -40,3 +40,18 @@ def test_an_unknown_environment_is_bad_input_naming_the_known_ones() -> None:
 def test_a_version_quarantined_in_any_environment_counts() -> None:
     model = churn([("promote", "staging", 1), ("promote", "staging", 2), ("rollback", "staging", 0)])
     assert 2 in model.quarantined_anywhere()
+
+
+def test_a_model_trains_locally_unless_it_names_another_backend() -> None:
+    from modelops.core.state import DEFAULT_ARGO_TIMEOUT_MINUTES, parse_state
+
+    base = {"registered_model": "churn-classifier", "environments": {}}
+    local = parse_state({"models": {"churn": base}}).model("churn").train
+    assert local.backend == "local" and local.argo.namespace is None
+    argo = {
+        "backend": "argo",
+        "argo": {"namespace": "training", "template": "modelops-train", "image": "i:1"},
+    }
+    on_argo = parse_state({"models": {"churn": {**base, "train": argo}}}).model("churn").train
+    assert on_argo.backend == "argo" and on_argo.argo.template == "modelops-train"
+    assert on_argo.argo.timeout_minutes == DEFAULT_ARGO_TIMEOUT_MINUTES

@@ -1,26 +1,32 @@
-"""The Kubernetes API, read-only, through the official client: custom objects (Argo CD Applications,
-KServe InferenceServices).
+"""The Kubernetes API through the official client: custom objects (Argo CD Applications, KServe
+InferenceServices read; Argo Workflows created, read and deleted) and pod logs.
 
 Configuration: the kubeconfig named by KUBECONFIG (a path list is merged, as kubectl does), else
 ~/.kube/config, else the in-cluster service account. An Argo CD destination cluster other than its own
 (`https://kubernetes.default.svc`) is reached through the kubeconfig context whose cluster has that
-server URL (`Kube.for_cluster`). Each request has a timeout; connection failures and server errors are
-retried a bounded number of times with backoff, then raise ExternalError.
+server URL (`Kube.for_cluster`). Each request has a timeout; reads are retried on connection failures
+and server errors a bounded number of times with backoff, then raise ExternalError. A create is sent
+once: a retried create whose first attempt did land would read as a name clash.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from modelops.errors import BadInput, ExternalError
 
 REQUEST_TIMEOUT = 10.0
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
+T = TypeVar("T")
+
+
+class _Missing(Exception):
+    """404: the object does not exist (or no longer does)."""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -35,6 +41,7 @@ class Kube:
         self.server = server
         self.request_timeout = request_timeout
         self.custom = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None, context: str | None = None) -> Kube:
@@ -83,36 +90,129 @@ class Kube:
             )
         return cls.from_environment(env, context=context)
 
-    def get_custom(
-        self, group: str, version: str, namespace: str, plural: str, name: str
-    ) -> dict[str, Any] | None:
-        """One namespaced custom object, or None when it does not exist."""
+    def _call(self, what: str, fn: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
+        """fn with bounded retries of transient failures; 404 raises _Missing, the rest ExternalError."""
         from kubernetes.client.exceptions import ApiException
 
-        what = f"GET {group}/{version} {plural} {namespace}/{name}"
         last = ""
-        for attempt in range(1, ATTEMPTS + 1):
+        for attempt in range(1, attempts + 1):
             try:
-                found: dict[str, Any] = self.custom.get_namespaced_custom_object(  # type: ignore[assignment]
-                    group, version, namespace, plural, name, _request_timeout=self.request_timeout
-                )
-                return found
+                return fn()
             except ApiException as exc:
                 if exc.status == 404:
-                    return None
+                    raise _Missing(what) from None
                 if exc.status in (401, 403):
                     raise ExternalError(
                         f"Kubernetes at {self.server}: {what}: {exc.status} {exc.reason}; check the credentials "
                         "and RBAC of the kubeconfig"
                     ) from None
-                last = f"{exc.status} {exc.reason}"
+                last = f"{exc.status} {exc.reason}{_status_message(exc)}"
                 if exc.status is not None and exc.status < 500 and exc.status != 429:
                     break
             except Exception as exc:  # urllib3 connection, timeout and protocol errors
                 last = _one_line(exc)
-            if attempt < ATTEMPTS:
+            if attempt < attempts:
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
         raise ExternalError(f"Kubernetes at {self.server}: {what} failed: {last}")
+
+    def get_custom(
+        self, group: str, version: str, namespace: str, plural: str, name: str
+    ) -> dict[str, Any] | None:
+        """One namespaced custom object, or None when it does not exist."""
+        try:
+            found: Any = self._call(
+                f"GET {group}/{version} {plural} {namespace}/{name}",
+                lambda: self.custom.get_namespaced_custom_object(
+                    group, version, namespace, plural, name, _request_timeout=self.request_timeout
+                ),
+            )
+        except _Missing:
+            return None
+        return dict(found)
+
+    def create_custom(self, group: str, version: str, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a namespaced custom object; the object as the API server stored it."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        what = f"POST {group}/{version} {plural} {namespace}/{name}"
+        try:
+            created: Any = self._call(
+                what,
+                lambda: self.custom.create_namespaced_custom_object(
+                    group, version, namespace, plural, body, _request_timeout=self.request_timeout
+                ),
+                attempts=1,
+            )
+        except _Missing:
+            raise ExternalError(
+                f"Kubernetes at {self.server}: {what}: 404 Not Found; is the {group} CRD installed and the "
+                f"namespace {namespace} there?"
+            ) from None
+        return dict(created)
+
+    def delete_custom(self, group: str, version: str, namespace: str, plural: str, name: str) -> bool:
+        """Delete a namespaced custom object; False when it was already gone."""
+        try:
+            self._call(
+                f"DELETE {group}/{version} {plural} {namespace}/{name}",
+                lambda: self.custom.delete_namespaced_custom_object(
+                    group, version, namespace, plural, name, _request_timeout=self.request_timeout
+                ),
+            )
+        except _Missing:
+            return False
+        return True
+
+    def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The pods matching a label selector, oldest first: name, labels and annotations."""
+        found: Any = self._call(
+            f"GET pods in {namespace} ({selector})",
+            lambda: self.core.list_namespaced_pod(
+                namespace, label_selector=selector, _request_timeout=self.request_timeout
+            ),
+        )
+        items = sorted(
+            found.items or [], key=lambda p: (str(p.metadata.creation_timestamp or ""), p.metadata.name)
+        )
+        return [
+            {
+                "name": str(p.metadata.name),
+                "labels": dict(p.metadata.labels or {}),
+                "annotations": dict(p.metadata.annotations or {}),
+            }
+            for p in items
+        ]
+
+    def pod_log(self, namespace: str, pod: str, container: str) -> str | None:
+        """A container's log so far; None while it has none (not started, or the pod is gone)."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            text: str = self.core.read_namespaced_pod_log(
+                pod, namespace, container=container, _request_timeout=self.request_timeout
+            )
+        except ApiException as exc:
+            if exc.status in (400, 404):  # 400: the container is waiting to start
+                return None
+            raise ExternalError(
+                f"Kubernetes at {self.server}: GET pods/log {namespace}/{pod}: {exc.status} {exc.reason}"
+            ) from None
+        except Exception as exc:
+            raise ExternalError(
+                f"Kubernetes at {self.server}: GET pods/log {namespace}/{pod}: {_one_line(exc)}"
+            ) from None
+        return text
+
+
+def _status_message(exc: Any) -> str:
+    """The message of the Status object the API server answers an error with, when there is one."""
+    import json
+
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return f": {_one_line(Exception(message))}" if message else ""
 
 
 def _context_for_server(kubeconfig: str, server: str) -> str | None:

@@ -18,6 +18,7 @@ MODEL_LABEL = "modelops.io/model"
 RUN_LABEL = "modelops.io/run-id"
 # Argo labels every pod of a Workflow with the Workflow's name; its main container is `main`.
 WORKFLOW_POD_LABEL = "workflows.argoproj.io/workflow"
+NODE_NAME_ANNOTATION = "workflows.argoproj.io/node-name"
 MAIN_CONTAINER = "main"
 # The arguments the WorkflowTemplate in applications/training declares (a test holds them equal).
 PARAMETERS = ("model", "run-id", "tracking-uri", "command", "image", "train-data", "params-json", "revision")

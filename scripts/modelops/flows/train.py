@@ -32,6 +32,8 @@ class TrainResult:
     tags: dict[str, str] = field(default_factory=dict)
     run_url: str = ""
     version_url: str = ""
+    backend: str = "local"
+    workflow: str = ""  # namespace/name of the Argo Workflow that trained it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,8 @@ class TrainResult:
             "lineage": self.tags,
             "run_url": self.run_url,
             "version_url": self.version_url,
+            "backend": self.backend,
+            "workflow": self.workflow or None,
         }
 
 
@@ -178,8 +182,12 @@ def _the_model(field_name: str, command: str, logged: list[Any]) -> Any:
     return found
 
 
-def train(ctx: Context, model_name: str, params_path: str | Path | None = None) -> TrainResult:
-    """Run the model's training command in a tracked run, check what it logged, register a candidate."""
+def train(
+    ctx: Context, model_name: str, params_path: str | Path | None = None, poll_seconds: float = 5.0
+) -> TrainResult:
+    """Run the model's training command in a tracked run, check what it logged, register a candidate.
+
+    `train.backend: argo` runs the command as an Argo Workflow instead, polled every `poll_seconds`."""
     from modelops.adapters import dvc_data
     from modelops.adapters.registry import Registry
     from modelops.core.document import ModelsDocument
@@ -189,10 +197,6 @@ def train(ctx: Context, model_name: str, params_path: str | Path | None = None) 
     model = ModelsDocument.load(ctx.models_path).state().model(model_name)
     command, argv = _command(ctx, model)
     field_name = f"{ctx.models_path}: models.{model_name}.train.command"
-    if model.train.backend != "local":
-        raise BadInput(
-            f"{ctx.models_path}: models.{model_name}.train.backend: {model.train.backend!r} cannot submit yet"
-        )
     params = load_params(ctx.repo, model_name, params_path)
     with step(f"verifying {params.train_path} against its DVC md5"):
         train_md5 = dvc_data.verify(ctx.repo, params.train_path)
@@ -203,14 +207,18 @@ def train(ctx: Context, model_name: str, params_path: str | Path | None = None) 
 
     registry = Registry.for_context(ctx, create=True)
     progress(f"MLflow at {ctx.tracking_uri}")
+    workflow = ""
     with registry.run(model.registered_model, run_name=f"train-{model_name}", tags=tags) as run:
         run_id = run.run_id
-        with step(f"running `{command}` (run {run_id})"):
-            code, last = run_command(argv, ctx.repo, _environment(ctx, model_name, run_id, params))
-        if code == BAD_INPUT_EXIT:
-            raise BadInput(f"{field_name}: `{command}` refused its input (exit 2): {last}")
-        if code != 0:
-            raise ExternalError(f"{field_name}: `{command}` failed with exit {code}: {last}")
+        if model.train.backend == "argo":
+            workflow = _train_on_argo(ctx, model, command, params, run_id, lineage.git_commit, poll_seconds)
+        else:
+            with step(f"running `{command}` (run {run_id})"):
+                code, last = run_command(argv, ctx.repo, _environment(ctx, model_name, run_id, params))
+            if code == BAD_INPUT_EXIT:
+                raise BadInput(f"{field_name}: `{command}` refused its input (exit 2): {last}")
+            if code != 0:
+                raise ExternalError(f"{field_name}: `{command}` failed with exit {code}: {last}")
         found = _the_model(field_name, command, registry.logged_models(run_id))
         profile = data_profile(
             params.model,
@@ -237,4 +245,119 @@ def train(ctx: Context, model_name: str, params_path: str | Path | None = None) 
         tags=tags,
         run_url=registry.run_url(run_id),
         version_url=registry.version_url(model.registered_model, version),
+        backend=model.train.backend,
+        workflow=workflow,
     )
+
+
+def _train_on_argo(
+    ctx: Context,
+    model: Any,
+    command: str,
+    params: TrainingParams,
+    run_id: str,
+    revision: str | None,
+    poll_seconds: float,
+) -> str:
+    """Submit the command as an Argo Workflow and follow it to its end, streaming its steps' logs;
+    namespace/name of the Workflow once it succeeded. On a timeout the Workflow is deleted."""
+    import json
+    import time
+
+    from modelops.adapters.kube import Kube
+    from modelops.core import training_workflow as tw
+    from modelops.errors import ExternalError
+
+    argo = model.train.argo
+    settings = f"{ctx.models_path}: models.{model.name}.train"
+    image = str(argo.image)
+    if "{revision}" in image:
+        if not revision:
+            raise BadInput(
+                f"{settings}.argo.image: {image!r} names {{revision}} but {ctx.repo} is no git commit"
+            )
+        image = image.replace("{revision}", revision)
+    job = tw.TrainingJob(
+        model=model.name,
+        run_id=run_id,
+        tracking_uri=ctx.tracking_uri,
+        command=command,
+        image=image,
+        train_data=params.train_path,
+        params_json=json.dumps(params.section, sort_keys=True, default=str),
+        revision=revision or "",
+    )
+    manifest = tw.training_workflow(job, str(argo.namespace), str(argo.template), argo.timeout_minutes)
+    namespace, name = str(argo.namespace), manifest["metadata"]["name"]
+    where = f"Argo Workflow {namespace}/{name}"
+    if not ctx.tracking_uri.startswith(("http://", "https://", "databricks")):
+        progress(f"note: the Workflow's pods must reach MLflow at {ctx.tracking_uri}")
+    kube = Kube.from_environment(ctx.env)
+    with step(f"submitting {where} (WorkflowTemplate {argo.template}, image {image})"):
+        kube.create_custom(tw.GROUP, tw.VERSION, tw.PLURAL, manifest)
+    logs = _WorkflowLogs(kube, namespace, name)
+    deadline = time.monotonic() + argo.timeout_minutes * 60
+    phase = None
+    while True:
+        found = kube.get_custom(tw.GROUP, tw.VERSION, namespace, tw.PLURAL, name)
+        if found is None:
+            raise ExternalError(f"{where} was deleted while {phase or 'Pending'}; nothing registered")
+        status = tw.workflow_status(found)
+        if status.phase != phase:
+            phase = status.phase
+            progress(f"{where}: {phase}")
+        logs.stream(final=status.finished)
+        if status.finished:
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            kube.delete_custom(tw.GROUP, tw.VERSION, namespace, tw.PLURAL, name)
+            raise ExternalError(
+                f"{where} did not finish within {argo.timeout_minutes:g} min ({settings}.argo.timeout_minutes) "
+                f"while {phase}; deleted it, nothing registered"
+            )
+        time.sleep(min(poll_seconds, left))
+    if not status.succeeded:
+        code = status.failed_exit_code
+        detail = logs.last or status.message or "no output"
+        if code == BAD_INPUT_EXIT:
+            raise BadInput(f"{settings}.command: `{command}` refused its input (exit 2) in {where}: {detail}")
+        exit_part = f" with exit {code}" if code is not None else ""
+        raise ExternalError(f"{settings}.command: `{command}` {phase} in {where}{exit_part}: {detail}")
+    return f"{namespace}/{name}"
+
+
+class _WorkflowLogs:
+    """The Workflow's pods' main-container logs, each line printed once, prefixed with its step."""
+
+    def __init__(self, kube: Any, namespace: str, workflow: str) -> None:
+        self.kube, self.namespace, self.workflow = kube, namespace, workflow
+        self.printed: dict[str, int] = {}
+        self.last = ""
+        self.unavailable = False
+
+    def stream(self, final: bool = False) -> None:
+        import sys
+
+        from modelops.core import training_workflow as tw
+        from modelops.errors import ExternalError
+
+        try:
+            pods = self.kube.pods(self.namespace, f"{tw.WORKFLOW_POD_LABEL}={self.workflow}")
+            for pod in pods:
+                text = self.kube.pod_log(self.namespace, pod["name"], tw.MAIN_CONTAINER) or ""
+                lines = text.split("\n")
+                # A line still being written is printed once it is complete (or the Workflow ended).
+                lines = lines[:-1] if not final or not lines[-1] else lines
+                step_name = pod["annotations"].get(tw.NODE_NAME_ANNOTATION, pod["name"]).rsplit(".", 1)[-1]
+                for line in lines[self.printed.get(pod["name"], 0) :]:
+                    sys.stderr.write(f"  | {step_name}: {line}\n")
+                    if line.strip():
+                        self.last = line.strip()
+                self.printed[pod["name"]] = len(lines)
+            sys.stderr.flush()
+        except ExternalError as exc:
+            # Logs are progress; the Workflow's phase decides. Said once, not at every poll.
+            if not self.unavailable:
+                progress(f"logs unavailable: {exc}")
+            self.unavailable = True
