@@ -209,7 +209,8 @@ def test_a_multiclass_model_serves_class_probabilities_and_the_class(
     outputs = {o["name"]: o for o in v2.json()["outputs"]}
     assert outputs["predictions"]["shape"] == [12, 3]
     np.testing.assert_allclose(np.reshape(outputs["predictions"]["data"], (12, 3)), proba, rtol=1e-9)
-    assert outputs["predictions"]["parameters"]["classes"] == ",".join(body["classes"])
+    classes = outputs["classes"]
+    assert (classes["shape"], classes["datatype"], classes["data"]) == ([3], "BYTES", body["classes"])
     assert outputs["labels"]["data"] == body["labels"]
     edges, count, total = score_histogram(server, "segment", "production")
     assert edges == list(contract.SCORE_BUCKETS)

@@ -12,8 +12,8 @@ Responses, by the model's task (the shape binary always had is kept):
 - regression: the same, with the predicted values;
 - multiclass: v1 {"predictions": [[P(class) per class], ...], "classes": [...], "labels": [...]},
   the probabilities in `classes` order and the most probable class per row; v2 the FP64
-  "predictions" of shape [n, K] (row-major, parameter "classes": the classes, comma-separated) and a
-  BYTES output "labels" of shape [n].
+  "predictions" of shape [n, K] (row-major), a BYTES output "labels" of shape [n] and a BYTES output
+  "classes" of shape [K], the column order.
 """
 
 from __future__ import annotations
@@ -147,7 +147,8 @@ def v2_outputs(task: str, outputs: np.ndarray, classes: Sequence[str] | None) ->
             "shape": list(outputs.shape),
             "datatype": "FP64",
             "data": outputs.reshape(-1).tolist(),
-            "parameters": {"classes": ",".join(names)},
         },
         {"name": "labels", "shape": [len(outputs)], "datatype": "BYTES", "data": _labels(outputs, classes)},
+        # A tensor, not a joined-string parameter: a class name may hold any character, commas too.
+        {"name": "classes", "shape": [len(names)], "datatype": "BYTES", "data": names},
     ]
