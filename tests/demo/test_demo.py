@@ -9,7 +9,6 @@ window denies a promotion, and an incident during the freeze still rolls product
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from modelops.adapters.local_forge import LocalForge
 from modelops.core.document import ModelsDocument
 from modelops.core.freeze import parse_windows
-from tests.helpers import REPO_ROOT, modelops, require_binary, run
+from tests.demo.helpers import origin_git, run_demo, step
 
 pytestmark = pytest.mark.slow
 
@@ -27,42 +26,15 @@ REVIEWER = "alice"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    require_binary("git")
-    if os.environ.get("CI", "").lower() == "true":
-        # In CI the real alerting path (and the analysis, which reads Prometheus) is what the demo proves.
-        require_binary("prometheus")
-        require_binary("alertmanager")
-    workdir = tmp_path_factory.mktemp("demo") / "run"
-    result = modelops("demo", "--workdir", str(workdir), "--quick", "--json", cwd=REPO_ROOT)
-    report = json.loads(result.stdout)
-    failed = [s for s in report["steps"] if not s["ok"]]
-    assert result.returncode == 0, f"{failed}\n{result.stderr[-3000:]}"
-    world = workdir / "world"
-    return {
-        "report": report,
-        "workdir": workdir,
-        "world": world,
-        "repo": world / "repo",
-        "origin": world / "origin.git",
-    }
-
-
-def _git(demo, *args: str) -> str:
-    return run(["git", *args], cwd=demo["origin"]).stdout
+    return run_demo(tmp_path_factory, "demo")
 
 
 def _state_at(demo, rev: str):
-    return ModelsDocument(_git(demo, "show", f"{rev}:models.yaml") + "\n").state().model("churn")
+    return ModelsDocument(origin_git(demo, "show", f"{rev}:models.yaml") + "\n").state().model("churn")
 
 
 def _subjects(demo) -> list[str]:
-    return _git(demo, "log", "--format=%s", "main").splitlines()
-
-
-def _step(demo, prefix: str) -> dict:
-    found = [s for s in demo["report"]["steps"] if s["name"].startswith(prefix)]
-    assert len(found) == 1, [s["name"] for s in demo["report"]["steps"]]
-    return found[0]
+    return origin_git(demo, "log", "--format=%s", "main").splitlines()
 
 
 def _analysis(demo, version: int) -> dict:
@@ -106,7 +78,7 @@ def test_the_v2_canary_is_analysed_from_real_traffic_and_promoted(demo):
         p for p in forge.list("all") if p.head == "promote/churn/production/v2" and "canary" not in p.title
     ]
     assert full.state == "merged" and REVIEWER in full.approvals
-    assert f"propose {full.number}" in _step(demo, "2. canary analysis of v2")["detail"]
+    assert f"propose {full.number}" in step(demo, "2. canary analysis of v2")["detail"]
 
 
 def test_the_faulty_v3_canary_is_aborted_and_only_the_canary_is_dropped(demo):
@@ -115,14 +87,14 @@ def test_the_faulty_v3_canary_is_aborted_and_only_the_canary_is_dropped(demo):
     failed = [m["metric"] for m in analysis["metrics"] if m["status"] == "fail"]
     assert failed == ["latency_p99"]
     commit = demo["report"]["summary"]["abort_commit"]
-    message = _git(demo, "log", "-1", "--format=%B", commit)
+    message = origin_git(demo, "log", "-1", "--format=%B", commit)
     assert message.startswith("rollback churn production: v3 → v2")
     assert "canary analysis aborted v3" in message and "| latency_p99 | fail |" in message
     after = _state_at(demo, commit).env("production")
     assert (
         after.version == 2 and after.canary is None and 3 in after.quarantined and 2 not in after.quarantined
     )
-    assert "X-Model-Version 2" in _step(demo, "4. the canary is dropped")["detail"]
+    assert "X-Model-Version 2" in step(demo, "4. the canary is dropped")["detail"]
 
 
 def test_a_promotion_during_the_freeze_is_denied_in_one_line(demo):
@@ -136,13 +108,13 @@ def test_a_promotion_during_the_freeze_is_denied_in_one_line(demo):
 def test_an_incident_during_the_freeze_still_rolls_back(demo):
     summary = demo["report"]["summary"]
     incident = summary["incident_commit"]
-    subject = _git(demo, "log", "-1", "--format=%s", incident).strip()
+    subject = origin_git(demo, "log", "-1", "--format=%s", incident).strip()
     assert subject == "rollback churn production: v2 → v1"
-    policy = _git(demo, "show", f"{incident}:policies/promotion.yaml")
+    policy = origin_git(demo, "show", f"{incident}:policies/promotion.yaml")
     import yaml
 
     (window,) = parse_windows(yaml.safe_load(policy)["freeze_windows"])
-    landed = datetime.fromtimestamp(int(_git(demo, "log", "-1", "--format=%ct", incident)), UTC)
+    landed = datetime.fromtimestamp(int(origin_git(demo, "log", "-1", "--format=%ct", incident)), UTC)
     assert window.name == "demo-freeze" and window.active(landed) is not None
 
 

@@ -20,6 +20,14 @@ def register(
         "rolls back (alert → Alertmanager → relay → rollback commit → serving converges). Exit 0 when every "
         "step passed.",
     )
+    p.add_argument(
+        "--model",
+        default="churn",
+        metavar="NAME",
+        help="the model of models.yaml to run: churn (default) runs the whole pipeline above; any other "
+        "runs the loop alone: v1 trained, evaluated, proposed, merged and served, v2 the same way, a fault "
+        "in v2, its alert, the rollback to v1",
+    )
     p.add_argument("--workdir", metavar="DIR", help="where to build the sandbox (default: a new temp dir)")
     p.add_argument("--quick", action="store_true", help="the test profile: shorter waits")
     p.set_defaults(handler=run)
@@ -33,7 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
     source = Context.discover(args.repo).repo
     result = run_demo(
-        Path(args.workdir) if args.workdir else None, source=source, quick=args.quick, echo=True
+        Path(args.workdir) if args.workdir else None,
+        source=source,
+        quick=args.quick,
+        echo=True,
+        model=args.model,
     )
     data = result.as_dict()
     if args.json:

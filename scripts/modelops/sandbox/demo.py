@@ -32,6 +32,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,7 +68,6 @@ FREEZE = "demo-freeze"
 # Charges ×1.12, +0.6 support calls, +8 points of month-to-month contracts: real drift, not a pipeline bug.
 DRIFT_SHIFT = (1.12, 0.6, 0.08)
 ENV = "production"
-REVIEWER = "alice"
 
 
 @dataclass
@@ -81,6 +81,7 @@ class Step:
 @dataclass
 class DemoResult:
     workdir: str
+    model: str = MODEL
     steps: list[Step] = field(default_factory=list)
     alert_to_commit_seconds: float | None = None
     alerts: str = "prometheus"  # or "simulated" when the binaries are missing
@@ -97,6 +98,7 @@ class DemoResult:
             "steps": [asdict(s) for s in self.steps],
             "alert_to_commit_seconds": self.alert_to_commit_seconds,
             "workdir": self.workdir,
+            "model": self.model,
             "alerts": self.alerts,
             "summary": self.summary,
             "board": self.board,
@@ -156,33 +158,39 @@ def _promote(
     timeline: Timeline,
     label: str,
     env: str = ENV,
+    *,
+    model: str = MODEL,
 ) -> int:
     """Propose; an auto-merging environment merges by itself (the local forge's stand-in for
     GitHub's auto-merge), a protected one after a human approval. Returns the PR's number."""
     from modelops.flows.chains import promote
 
     with timeline.step(f"propose {label}") as note:
-        proposal = promote(ctx, MODEL, version, env, evidence_dir=evidence)
+        proposal = promote(ctx, model, version, env, evidence_dir=evidence)
         note["detail"] = f"PR #{proposal.pr}: {proposal.title}" + (
             f" (auto-merged: {str(proposal.merge_commit)[:10]})" if proposal.merged else ""
         )
     if not proposal.merged:
-        _approve_and_merge(ctx, proposal.pr, timeline)
+        _approve_and_merge(ctx, proposal.pr, timeline, model=model)
     else:
         _sync_registry(ctx, timeline)
     return proposal.pr
 
 
-def _approve_and_merge(ctx: Context, pr: int, timeline: Timeline, label: str = "") -> None:
+def _approve_and_merge(
+    ctx: Context, pr: int, timeline: Timeline, label: str = "", model: str = MODEL
+) -> None:
+    """The model's first owner approves (the owner-approval policy asks for one of them) and merges."""
     from modelops.adapters.forges import forge_for
     from modelops.adapters.local_forge import LocalForge
     from modelops.flows.policy import merge_pull_request
 
-    with timeline.step(f"approve #{pr}{label} as {REVIEWER}, merge") as note:
+    reviewer = ctx_model(ctx, model).owners[0]
+    with timeline.step(f"approve #{pr}{label} as {reviewer}, merge") as note:
         forge = forge_for(ctx)
         assert isinstance(forge, LocalForge)
-        forge.approve(pr, REVIEWER)
-        merged = merge_pull_request(ctx, pr, by=REVIEWER)
+        forge.approve(pr, reviewer)
+        merged = merge_pull_request(ctx, pr, by=reviewer)
         note["detail"] = f"merge commit {str(merged.merge_commit)[:10]}"
     _sync_registry(ctx, timeline)
 
@@ -195,23 +203,27 @@ def _sync_registry(ctx: Context, timeline: Timeline) -> None:
         note["detail"] = ", ".join(f"{a.alias}→v{a.desired}" for a in changed if a.desired) or "in sync"
 
 
-def _train(ctx: Context, timeline: Timeline, label: str, params: Path | None = None) -> int:
+def _train(
+    ctx: Context, timeline: Timeline, label: str, params: Path | None = None, *, model: str = MODEL
+) -> int:
     from modelops.flows.train import train
 
     with timeline.step(f"train {label}") as note:
-        trained = train(ctx, MODEL, params)
+        trained = train(ctx, model, params)
         note["detail"] = f"v{trained.version} (run {trained.run_id[:8]})"
     return int(trained.version)
 
 
-def _evaluate(ctx: Context, workdir: Path, timeline: Timeline, version: int, env: str = STAGING) -> Path:
+def _evaluate(
+    ctx: Context, workdir: Path, timeline: Timeline, version: int, env: str = STAGING, *, model: str = MODEL
+) -> Path:
     """Against `env`'s champion; staging and production pin the same Version whenever this runs, so
     the one evaluation licenses both promotions."""
     from modelops.flows.evaluate import evaluate
 
     evidence = workdir / "evidence" / f"v{version}"
     with timeline.step(f"evaluate v{version} against {env}") as note:
-        report = evaluate(ctx, MODEL, version, env=env, out_dir=evidence)
+        report = evaluate(ctx, model, version, env=env, out_dir=evidence)
         data = report.as_dict()
         champion = data.get("champion_version")
         note["detail"] = ("PASSED" if report.passed else "BLOCKED") + (
@@ -223,17 +235,30 @@ def _evaluate(ctx: Context, workdir: Path, timeline: Timeline, version: int, env
 
 
 def run_demo(
-    workdir: Path | None = None, *, source: Path, quick: bool = False, echo: bool = True
+    workdir: Path | None = None,
+    *,
+    source: Path,
+    quick: bool = False,
+    echo: bool = True,
+    model: str = MODEL,
 ) -> DemoResult:
+    """The churn model runs the whole pipeline (the module's docstring); any other model of the source's
+    models.yaml runs the loop alone: train, evaluate, propose, merge, serve, a second version, a fault,
+    the rollback."""
+    from modelops.core.document import ModelsDocument
     from modelops.sandbox import prom_stack
 
+    ModelsDocument.load(source / "models.yaml").state().model(model)  # exit 2 before building anything
     root = Path(workdir).resolve() if workdir else Path(tempfile.mkdtemp(prefix="modelops-demo-"))
-    result = DemoResult(workdir=str(root))
+    result = DemoResult(workdir=str(root), model=model)
     timeline = Timeline(result, echo)
     logs = root / "logs"
     try:
         with ExitStack() as running:
-            _loop(root, source, logs, timeline, result, running, prom_stack.binaries_available(), quick)
+            if model == MODEL:
+                _loop(root, source, logs, timeline, result, running, prom_stack.binaries_available(), quick)
+            else:
+                _model_loop(root, source, timeline, result, running, model)
     except StepFailed:
         pass
     _write_board(root, timeline, result)
@@ -269,14 +294,10 @@ def _loop(
     quick: bool,
 ) -> None:
     from modelops.sandbox import loop
-    from modelops.sandbox.world import create_sandbox
 
-    with timeline.step("sandbox: origin, clone, MLflow, DVC remote, forge") as note:
-        sandbox = create_sandbox(root / "world", source)
-        note["detail"] = sandbox.workdir
+    sandbox = _sandbox(root, source, logs, timeline)
     repo = Path(sandbox.repo)
     origin = Path(sandbox.origin)
-    logs.mkdir(parents=True, exist_ok=True)
     ctx = Context(repo=repo)
     with timeline.step(
         f"the sandbox's pipeline: staging → {ENV}, soak {SOAK}, short canary analysis"
@@ -292,11 +313,7 @@ def _loop(
     v2 = _train(ctx, timeline, "v2 (gradient boosting)")  # while v1 soaks in staging
     _wait_soaked(ctx, timeline, v1)
     _promote(ctx, v1, evidence1, timeline, f"v{v1} → {ENV}")
-    with timeline.step(f"serve {MODEL}/{ENV} locally (follows models.yaml)") as note:
-        serving = running.enter_context(
-            loop.start_serving(repo, MODEL, ENV, logs, poll_interval=0.5, extra_env=loop.ONE_NATIVE_THREAD)
-        )
-        note["detail"] = f"{serving.url} serving v{loop.serving_status(serving.url, MODEL).get('version')}"
+    serving = _serve(repo, MODEL, logs, timeline, running)
 
     # 1. v2 soaks in staging, while the relay, Prometheus and the traffic start.
     evidence2 = _evaluate(ctx, root, timeline, v2)
@@ -306,34 +323,10 @@ def _loop(
         loop.CanaryRollout(repo, MODEL, ENV, logs, split, extra_env=loop.ONE_NATIVE_THREAD)
     )
     canary.prepare(v2)  # its server warms up meanwhile; it takes traffic once models.yaml says so
-    token = secrets.token_hex(16)
-    token_file = root / "relay.token"
-    token_file.write_text(token, encoding="utf-8")
-    with timeline.step("start the relay") as note:
-        relay = running.enter_context(loop.start_relay(repo, logs, token))
-        note["detail"] = relay.url
-    stack = None
-    if have_binaries:
-        with timeline.step("start Prometheus + Alertmanager (demo profile)") as note:
-            stack = running.enter_context(
-                loop.start_stack(
-                    repo,
-                    root,
-                    relay_url=relay.url,
-                    relay_token_file=token_file,
-                    scrape_targets=[
-                        ("modelops-serving", serving.url.split("://", 1)[1]),
-                        ("modelops-serving", canary.target),
-                    ],
-                )
-            )
-            note["detail"] = f"prometheus {stack.prometheus_url}, alertmanager {stack.alertmanager_url}"
-    else:
-        result.alerts = "simulated"
-        progress(
-            "Prometheus/Alertmanager binaries not found (see README: binaries without root); the canary "
-            "analysis needs Prometheus, so its verdicts are skipped and alerts are posted to the relay by me"
-        )
+    alerting = _start_alerting(
+        repo, root, logs, timeline, result, running, have_binaries, [serving.url, f"http://{canary.target}"]
+    )
+    relay, token, stack = alerting.relay, alerting.token, alerting.stack
     rows = loop.sample_rows(
         repo / "data" / MODEL / "golden.csv", drop=("customer_id", "timestamp", "churned")
     )
@@ -404,42 +397,179 @@ def _loop(
     result.summary["freeze_denial"] = denial
 
     # 6. An incident during the freeze still rolls back.
+    labels = ("6. incident in the freeze", "6. relay → rollback commit on origin/main, frozen or not")
+    _incident(timeline, result, origin, serving, alerting, MODEL, (v2, v1), labels)
+    traffic.stop()
+    result.summary.update(_summary(ctx, sandbox.as_dict(), root, logs))
+
+
+def _model_loop(
+    root: Path, source: Path, timeline: Timeline, result: DemoResult, running: ExitStack, model: str
+) -> None:
+    """Any model's loop, with none of churn's pipeline (staging, soak, canary, freeze): v1 trained,
+    evaluated, proposed, approved and merged into production, served and scraped; v2 the same way at
+    100 %; a fault in v2, its alert through Alertmanager and the relay, the rollback commit to v1."""
+    from modelops.core.params import load_params
+    from modelops.sandbox import loop, prom_stack
+
+    logs = root / "logs"
+    sandbox = _sandbox(root, source, logs, timeline)
+    repo, ctx = Path(sandbox.repo), Context(repo=Path(sandbox.repo))
+    with timeline.step(f"the sandbox's loop: {model} straight to {ENV}, no canary step") as note:
+
+        def no_canary(doc: Any) -> None:
+            doc["models"][model].setdefault("promotion", {})["canary_steps"] = []
+
+        note["detail"] = _land_settings(
+            ctx, "models.yaml", no_canary, f"sandbox: {model} goes to {ENV} without a canary step"
+        )
+    v1 = _train(ctx, timeline, "v1", model=model)
+    evidence1 = _evaluate(ctx, root, timeline, v1, env=ENV, model=model)
+    _promote(ctx, v1, evidence1, timeline, f"v{v1} → {ENV}", model=model)
+    # v2 trains while v1's server, the relay and Prometheus start: a subprocess each, so the two cores
+    # of a runner work on both at once.
+    with ThreadPoolExecutor(1) as background:
+        training = background.submit(
+            _train, ctx, timeline, "v2 (retrained, while v1 starts serving)", model=model
+        )
+        serving = _serve(repo, model, logs, timeline, running)
+        alerting = _start_alerting(
+            repo, root, logs, timeline, result, running, prom_stack.binaries_available(), [serving.url]
+        )
+        v2 = training.result()
+    evidence2 = _evaluate(ctx, root, timeline, v2, env=ENV, model=model)
+    params = load_params(repo, model)
+    golden = repo / params.golden_path
+    header = golden.open(encoding="utf-8").readline().strip().split(",")
+    rows = loop.sample_rows(golden, drop=[c for c in header if c not in params.features])
+    running.enter_context(loop.Traffic(serving.url, model, rows, rate=TRAFFIC_RATE, workers=2))
+    _promote(ctx, v2, evidence2, timeline, f"v{v2} → {ENV}", model=model)
+    with timeline.step(f"serving converges to v{v2}") as note:
+        loop.wait_for_serving_version(serving.url, model, v2, timeout=120)
+        note["detail"] = f"X-Model-Version {v2}"
+    labels = ("incident", "relay → rollback commit on origin/main")
+    _incident(timeline, result, Path(sandbox.origin), serving, alerting, model, (v2, v1), labels)
+    result.summary.update(_summary(ctx, sandbox.as_dict(), root, logs))
+
+
+def _sandbox(root: Path, source: Path, logs: Path, timeline: Timeline) -> Any:
+    from modelops.sandbox.world import create_sandbox
+
+    with timeline.step("sandbox: origin, clone, MLflow, DVC remote, forge") as note:
+        sandbox = create_sandbox(root / "world", source)
+        note["detail"] = sandbox.workdir
+    logs.mkdir(parents=True, exist_ok=True)
+    return sandbox
+
+
+def _serve(repo: Path, model: str, logs: Path, timeline: Timeline, running: ExitStack) -> Any:
+    from modelops.sandbox import loop
+
+    with timeline.step(f"serve {model}/{ENV} locally (follows models.yaml)") as note:
+        serving = running.enter_context(
+            loop.start_serving(repo, model, ENV, logs, poll_interval=0.5, extra_env=loop.ONE_NATIVE_THREAD)
+        )
+        note["detail"] = f"{serving.url} serving v{loop.serving_status(serving.url, model).get('version')}"
+    return serving
+
+
+@dataclass(frozen=True)
+class _Alerting:
+    relay: Any
+    token: str
+    stack: Any  # None without the Prometheus/Alertmanager binaries
+
+
+def _start_alerting(
+    repo: Path,
+    root: Path,
+    logs: Path,
+    timeline: Timeline,
+    result: DemoResult,
+    running: ExitStack,
+    have_binaries: bool,
+    servers: list[str],
+) -> _Alerting:
+    """The relay, and Prometheus (scraping `servers`) + Alertmanager when their binaries are here."""
+    from modelops.sandbox import loop
+
+    token = secrets.token_hex(16)
+    token_file = root / "relay.token"
+    token_file.write_text(token, encoding="utf-8")
+    with timeline.step("start the relay") as note:
+        relay = running.enter_context(loop.start_relay(repo, logs, token))
+        note["detail"] = relay.url
+    if not have_binaries:
+        result.alerts = "simulated"
+        progress(
+            "Prometheus/Alertmanager binaries not found (see README: binaries without root): no canary "
+            "analysis (it reads Prometheus), and alerts are posted to the relay by me"
+        )
+        return _Alerting(relay, token, None)
+    with timeline.step("start Prometheus + Alertmanager (demo profile)") as note:
+        stack = running.enter_context(
+            loop.start_stack(
+                repo,
+                root,
+                relay_url=relay.url,
+                relay_token_file=token_file,
+                scrape_targets=[("modelops-serving", url.split("://", 1)[1]) for url in servers],
+            )
+        )
+        note["detail"] = f"prometheus {stack.prometheus_url}, alertmanager {stack.alertmanager_url}"
+    return _Alerting(relay, token, stack)
+
+
+def _incident(
+    timeline: Timeline,
+    result: DemoResult,
+    origin: Path,
+    serving: Any,
+    alerting: _Alerting,
+    model: str,
+    versions: tuple[int, int],
+    labels: tuple[str, str],
+) -> None:
+    """A fault in the serving version (`versions`: bad, good): ModelErrorRateHigh → Alertmanager → relay →
+    the rollback commit on origin → serving back on the good one, and the alert resolves. `labels` name
+    the fault's and the commit's steps."""
+    from modelops.sandbox import loop
+
+    serving_url, relay_url, token, stack = serving.url, alerting.relay.url, alerting.token, alerting.stack
+    (bad, good), (incident, committed) = versions, labels
+    where = {"model": model, "env": ENV}
     before = loop.branch_head(origin)
     if stack is not None:
-        with timeline.step(f"6. incident in the freeze: fault in v{v2}, ModelErrorRateHigh fires") as note:
-            loop.set_fault(serving.url, loop.VersionFault(str(v2), error_rate=0.5))
-            alert = loop.wait_for_alert(
-                stack, "ModelErrorRateHigh", {"model": MODEL, "env": ENV}, timeout=180
-            )
+        with timeline.step(f"{incident}: fault in v{bad}, ModelErrorRateHigh fires") as note:
+            loop.set_fault(serving_url, loop.VersionFault(str(bad), error_rate=0.5))
+            alert = loop.wait_for_alert(stack, "ModelErrorRateHigh", where, timeout=180)
             note["detail"] = f"version={alert.labels.get('version')} active since {alert.active_at:.0f}"
         alert_at = alert.observed_at
     else:
         with timeline.step("SIMULATED alert: Alertmanager-format webhook to the relay") as note:
-            loop.set_fault(serving.url, loop.VersionFault(str(v2), error_rate=0.5))
+            loop.set_fault(serving_url, loop.VersionFault(str(bad), error_rate=0.5))
             time.sleep(2)  # let the fault show in the traffic first
             alert_at = time.time()
-            _post_alert(relay.url, token, "ModelErrorRateHigh", {"version": str(v2), "action": "rollback"})
+            _post_alert(
+                relay_url, token, "ModelErrorRateHigh", {"version": str(bad), "action": "rollback"}, model
+            )
             note["detail"] = "no Prometheus/Alertmanager here: payload posted directly"
-    with timeline.step("6. relay → rollback commit on origin/main, frozen or not") as note:
+    with timeline.step(committed) as note:
         commit = loop.wait_for_commit(
-            origin, after=before, subject_prefix=f"rollback {MODEL} {ENV}", timeout=180
+            origin, after=before, subject_prefix=f"rollback {model} {ENV}", timeout=180
         )
         result.alert_to_commit_seconds = round(commit.observed_at - alert_at, 2)
         note["detail"] = (
             f"{commit.sha[:10]} {commit.subject} ({result.alert_to_commit_seconds}s after the alert)"
         )
     result.summary["incident_commit"] = commit.sha
-    with timeline.step(f"serving converges back to v{v1}") as note:
-        loop.wait_for_serving_version(serving.url, MODEL, v1, timeout=120)
-        note["detail"] = f"X-Model-Version {v1}"
+    with timeline.step(f"serving converges back to v{good}") as note:
+        loop.wait_for_serving_version(serving_url, model, good, timeout=120)
+        note["detail"] = f"X-Model-Version {good}"
     if stack is not None:
         with timeline.step("the alert resolves") as note:
-            loop.wait_for_alert_resolved(
-                stack, "ModelErrorRateHigh", {"model": MODEL, "env": ENV}, timeout=180
-            )
+            loop.wait_for_alert_resolved(stack, "ModelErrorRateHigh", where, timeout=180)
             note["detail"] = "Prometheus and Alertmanager clear"
-    traffic.stop()
-    result.summary.update(_summary(ctx, sandbox.as_dict(), root, logs))
 
 
 def _pipeline_settings(doc: Any) -> None:
@@ -590,16 +720,18 @@ def _propose_during_freeze(repo: Path, version: int) -> str:
     return lines[0]
 
 
-def _post_alert(relay_url: str, token: str, alertname: str, labels: dict[str, str]) -> None:
+def _post_alert(
+    relay_url: str, token: str, alertname: str, labels: dict[str, str], model: str = MODEL
+) -> None:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    alert_labels = {"alertname": alertname, "model": MODEL, "env": ENV, "severity": "critical", **labels}
+    alert_labels = {"alertname": alertname, "model": model, "env": ENV, "severity": "critical", **labels}
     payload = {
         "version": "4",
-        "groupKey": f'{{}}:{{model="{MODEL}", env="{ENV}"}}',
+        "groupKey": f'{{}}:{{model="{model}", env="{ENV}"}}',
         "truncatedAlerts": 0,
         "status": "firing",
         "receiver": "modelops-relay",
-        "groupLabels": {"model": MODEL, "env": ENV},
+        "groupLabels": {"model": model, "env": ENV},
         "commonLabels": alert_labels,
         "commonAnnotations": {},
         "externalURL": "http://demo.invalid/alertmanager",
@@ -744,10 +876,10 @@ def _drift_and_retrain(
     return version, ctx.state_dir / "retrain" / f"run-{run_id}"
 
 
-def ctx_model(ctx: Context) -> Any:
+def ctx_model(ctx: Context, model: str = MODEL) -> Any:
     from modelops.core.document import ModelsDocument
 
-    return ModelsDocument.load(ctx.models_path).state().model(MODEL)
+    return ModelsDocument.load(ctx.models_path).state().model(model)
 
 
 def _summary(ctx: Context, sandbox: dict[str, str], root: Path, logs: Path) -> dict[str, Any]:
@@ -759,7 +891,7 @@ def _summary(ctx: Context, sandbox: dict[str, str], root: Path, logs: Path) -> d
         "git_log": f"git -C {sandbox['origin']} log --oneline --graph main",
         "recent_commits": log.splitlines(),
         "reports": str(root / "evidence"),
-        "drift_reports": str(root / "drift"),
+        **({"drift_reports": str(root / "drift")} if (root / "drift").is_dir() else {}),
         "logs": str(logs),
         "prs": sandbox["forge"],
         "models_yaml": (Path(sandbox["repo"]) / "models.yaml").read_text("utf-8"),
@@ -780,13 +912,14 @@ def _print_summary(result: DemoResult) -> None:
     if summary:
         print("\n== where to look ==", file=out)
         for key in ("mlflow_ui", "git_log", "reports", "drift_reports", "prs", "logs"):
-            print(f"  {key:<14} {summary[key]}", file=out)
+            if key in summary:  # a model's loop alone has no drift reports
+                print(f"  {key:<14} {summary[key]}", file=out)
         print("\n== origin/main ==", file=out)
         for line in summary["recent_commits"]:
             print(f"  {line}", file=out)
-        print("\n== models.yaml: churn production ==", file=out)
+        print(f"\n== models.yaml: {result.model} production ==", file=out)
         text = summary["models_yaml"]
-        start = text.find("      production:")
+        start = text.find("      production:", text.find(f"\n  {result.model}:"))
         print("\n".join(text[start:].splitlines()[:9]), file=out)
     if result.board:
         print(f"\nboard: {result.board}", file=out)
