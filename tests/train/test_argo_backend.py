@@ -128,7 +128,7 @@ def train(argo: ArgoWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
         monkeypatch.setenv("MLFLOW_TRACKING_URI", argo.tracking_uri)
         monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
         capsys.readouterr()
-        code = main(["train", "--model", "churn", "--repo", str(argo.repo), "--interval", "0.1", *args])
+        code = main(["train", "--model", "churn", "--repo", str(argo.repo), "--interval", "0.5", *args])
         out, err = capsys.readouterr()
         return Outcome(code, out, err)
 
@@ -211,6 +211,15 @@ def test_a_failing_command_fails_the_workflow_and_registers_nothing(argo, train,
     assert registry.latest_version(REGISTERED) == before
     assert registry.get_alias(REGISTERED, "candidate") == candidate
     assert new_run(argo, runs).info.status == "FAILED"
+
+
+def test_the_templates_evaluate_step_fails_a_run_that_logged_no_model(argo, train):
+    """The in-cluster check, run as the template says, on a run whose command logged nothing."""
+    with argo.training("""-c "print('trained, forgot to log')\""""):
+        done = train()
+    assert done.code == 3, done.err
+    assert "  | evaluate: run " in done.err and "logged no model; log exactly one, named 'model'" in done.last
+    assert "Failed in Argo Workflow" in done.last
 
 
 def test_a_workflow_that_outlives_its_timeout_is_deleted_and_nothing_is_registered(argo, train):
