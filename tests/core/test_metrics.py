@@ -96,25 +96,6 @@ def test_poisson_resamples_equal_sklearn_with_sample_weights(task: str, name: st
         assert values[b] == pytest.approx(SKLEARN[task, name](y[rows], p[rows]), rel=1e-9)
 
 
-def test_directions_make_the_gain_positive_when_the_challenger_is_better() -> None:
-    assert metric("regression", "rmse").gain(champion=2.0, challenger=1.5) == 0.5
-    assert metric("regression", "r2").gain(champion=0.5, challenger=0.7) == pytest.approx(0.2)
-    assert metric("binary", "log_loss").gain(champion=0.4, challenger=0.5) == pytest.approx(-0.1)
-    # the floor is the worst acceptable value: a maximum for an error
-    assert metric("regression", "rmse").acceptable(1.9, floor=2.0)
-    assert not metric("regression", "rmse").acceptable(2.1, floor=2.0)
-    assert metric("binary", "roc_auc").acceptable(0.71, floor=0.7)
-    assert not metric("binary", "roc_auc").acceptable(math.nan, floor=0.7)
-
-
-def test_a_pairing_the_gate_cannot_judge_is_named() -> None:
-    assert metrics.pairing_problem("binary", "r2") == (
-        "'r2' is not a binary metric (binary: roc_auc, average_precision, log_loss, brier, accuracy, f1)"
-    )
-    assert metrics.pairing_problem("regression", "rmse") is None
-    assert "unknown task 'ranking'" in (metrics.pairing_problem("ranking", "rmse") or "")
-
-
 def test_a_worse_regressor_is_caught_and_an_equal_one_is_not() -> None:
     rmse = metric("regression", "rmse")
     y, a, b = _regression(4000, 7, extra_noise=0.3)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -81,3 +84,39 @@ def test_the_rollback_lock_is_a_subset_of_the_full_lock_at_the_same_versions():
     assert not {"mlflow", "scikit-learn", "pandas", "dvc"} & set(rollback), (
         "the rollback lock pulls in training"
     )
+
+
+def distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# What rollback.yml's commands (rollback, wait-synced, notify) import when they run, lazy imports included.
+ROLLBACK_PATH = (
+    "cli",
+    "flows.rollback",
+    "flows.wait_synced",
+    "flows.notify",
+    "adapters.registry",
+    "adapters.kube",
+    "adapters.github_forge",
+    "adapters.pushgateway",
+    "adapters.gitread",
+)
+
+
+def test_the_commands_rollback_yml_runs_import_only_what_the_rollback_lock_installs():
+    """A module the rollback path imports that the lean lock lacks is a rollback that fails on a runner
+    (numpy came in through models.yaml's validation once; the metric table no longer needs it)."""
+    probe = (
+        "import importlib, json, sys\n"
+        "startup = set(sys.modules)\n"  # what site's .pth files load (setuptools' distutils hack)
+        f"for name in {ROLLBACK_PATH!r}:\n"
+        "    importlib.import_module('modelops.' + name)\n"
+        "print(json.dumps(sorted({m.partition('.')[0] for m in set(sys.modules) - startup})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], text=True, capture_output=True, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    owners = importlib.metadata.packages_distributions()
+    imported = {distribution(d) for m in json.loads(done.stdout) for d in owners.get(m, [])}
+    locked = {distribution(name) for name in pins("requirements-rollback.lock")}
+    assert imported - {"modelops"} - locked == set(), "imported on the rollback path, not in the lean lock"

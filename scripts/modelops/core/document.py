@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from modelops.core.metrics import pairing_problem
+from modelops.core.metric_catalog import pairing_problem
 from modelops.core.pipeline import DEFAULT_LIMITS, PipelineLimits, pipeline_problems
 from modelops.core.rollback import RollbackPlan, already_rolled_back, plan_rollback
 from modelops.core.state import (
