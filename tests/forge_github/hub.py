@@ -190,6 +190,8 @@ class Hub:
         self.runs: list[Run] = []
         self.violations: list[str] = []
         self.requests: list[tuple[str, str, str]] = []
+        # (monotonic time, method, path, status) of every API answer: when a client asked again, and why.
+        self.answers: list[tuple[float, str, str, int]] = []
         self.refused_pushes: list[str] = []
         self.pushes: list[tuple[str, str, str, str]] = []  # ref, before, after, who
         self.primary_remaining: int | None = None
@@ -580,6 +582,7 @@ class Hub:
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         response = self._answer(request)
+        self.answers.append((time.monotonic(), request.method, request.path, response.status_code))
         return response(environ, start_response)
 
     def _answer(self, request: Request) -> Response:

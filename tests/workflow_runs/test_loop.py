@@ -8,10 +8,16 @@
 4. a fault: an Alertmanager payload naming the canary reaches the relay, which dispatches
    rollback.yml; the rollback commits to the protected main through the App's bypass, and sync.yml
    runs again;
-5. a runner without MLFLOW_TRACKING_URI: the rollback lands, the registry step fails with exit 2.
+5. a drift alert reaches the relay, whose dispatch waits out GitHub's 429 and starts retrain.yml; its
+   PR goes to staging and waits for review; a dispatch GitHub refuses reports GitHub's own message;
+6. drill.yml promotes the retrained version to staging, rolls it back as an alert would and finds
+   staging as it was, through modelops alone;
+7. a runner without MLFLOW_TRACKING_URI: the rollback lands, the registry step fails with exit 2.
 
 pr.yml runs once, on the approved production PR: it is disabled (as a fork's workflow can be) while
-train.yml opens the PRs, so neither the two `opened` runs nor the staging PR's run are paid for.
+train.yml and retrain.yml open their PRs, so neither the `opened` runs nor the staging PRs' are paid for.
+During the drill sync.yml, whose runs steps 3 and 4 show, is disabled (the drill waits for the cluster
+itself), and so is pr.yml, which its update of the retrain's PR would start.
 That an opened PR starts pr.yml, and an App-opened one too, is the double's rule (tests/forge_github).
 """
 
@@ -185,6 +191,148 @@ def test_a_fault_reaches_the_relay_which_dispatches_a_rollback_through_the_app_b
     assert canary in after["quarantined"]  # type: ignore[operator]
     aliases = world.aliases("churn-classifier")
     assert aliases["production"] == pinned and "production-canary" not in aliases, aliases
+    assert not world.hub.violations, world.hub.violations[:5]
+
+
+@contextmanager
+def disabled(world: World, *workflows: str):
+    """Workflows disabled (as a fork's can be) for the runs started meanwhile."""
+    world.hub.disabled_workflows.update(workflows)
+    try:
+        yield
+    finally:
+        world.hub.disabled_workflows.difference_update(workflows)
+
+
+def post_alerts(url: str, *alerts: dict[str, object]) -> requests.Response:
+    return requests.post(
+        f"{url}/alerts",
+        data=json.dumps(webhook(*alerts)),
+        headers={"Authorization": f"Bearer {RELAY_TOKEN}"},
+        timeout=120,
+    )
+
+
+def latest_version(world: World, registered: str) -> int:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=world.tracking_uri, registry_uri=world.tracking_uri)
+    return max(int(v.version) for v in client.search_model_versions(f"name='{registered}'"))
+
+
+def test_a_drift_alert_reaches_retrain_yml_past_a_429_and_its_staging_pr_waits_for_review(world: World):
+    """The relay's dispatch is answered 429 once (a secondary rate limit, retry-after 1 s): it waits
+    that long, asks once more, and retrain.yml runs. The retrain trains without a write token and
+    proposes to staging only; the PR, armed to auto-merge, waits for main's rules, not the App's bypass.
+    Then a dispatch refused with the primary limit spent (lifting in a minute, past the relay's 30 s
+    bound) fails at once and the relay's answer carries GitHub's own message."""
+    head, staging = world.hub.main_sha(), pins(world, "staging")
+    runs_before, pulls_before, answered = len(world.hub.runs), set(world.hub.pulls), len(world.hub.answers)
+    with disabled(world, "pr.yml"), relay(world) as url:
+        world.hub.secondary_limited = 1
+        drift = alert(
+            alertname="ChurnFeatureDrift",
+            action="retrain",
+            severity="major",
+            version=None,
+            starts_at="2026-12-01T11:00:00.000Z",
+        )
+        answer = post_alerts(url, drift)
+        assert answer.status_code == 200, answer.text
+        world.hub.wait_idle()
+        world.hub.primary_remaining = 0
+        try:
+            visits = pins(world, "production", "visits")["version"]
+            refused = post_alerts(
+                url,
+                alert(
+                    alertname="VisitsHighErrorRate",
+                    model="visits",
+                    version=str(visits),
+                    starts_at="2026-12-01T11:30:00.000Z",
+                ),
+            )
+        finally:
+            world.hub.primary_remaining = None
+    dispatch_answers = [
+        (at, status)
+        for at, method, path, status in world.hub.answers[answered:]
+        if path.endswith("/dispatches")
+    ]
+    assert [status for _, status in dispatch_answers] == [429, 204, 403], dispatch_answers
+    assert dispatch_answers[1][0] - dispatch_answers[0][0] >= 1.0, "asked again before retry-after"
+    # The refusal: GitHub's message, in one line, and no run.
+    assert refused.status_code == 503, refused.text
+    (failed,) = refused.json()["incidents"]
+    assert failed["outcome"] == "failed" and "API rate limit exceeded for installation." in failed["detail"]
+    assert "expected HTTP 204" not in failed["detail"] and "\n" not in failed["detail"], failed
+
+    started = world.hub.runs[runs_before:]
+    assert [(r.workflow, r.event) for r in started] == [("retrain.yml", "repository_dispatch")], started
+    (retrain,) = world.finished(started)
+    assert retrain.summary() == "propose to staging: success, retrain: success", retrain.failures()
+    (dispatched,) = [d for d in world.hub.dispatches if d.get("event_type") == "retrain"]
+    assert dispatched["by"] == APP_BOT
+    payload = dispatched["client_payload"]
+    assert (payload["model"], payload["trigger"], payload["severity"]) == ("churn", "drift", "major")
+    assert payload["decided"].startswith("retrain ledger run #"), payload
+    version = latest_version(world, "churn-classifier")
+    assert f'"version": {version}' in retrain.job("retrain").text, retrain.job("retrain").text[-3000:]
+    # One PR, to staging, opened by the App: none to production, whose environment has reviewers.
+    (number,) = set(world.hub.pulls) - pulls_before
+    pull = world.hub.pulls[number]
+    assert pull.head == f"promote/churn/staging/v{version}" and pull.author == APP_BOT, pull
+    assert pull.state == "open" and pull.merged_at is None and pull.auto_merge_by is not None
+    refused_merge, answer = world.hub.merge(number, Actor("carol", "user"))
+    assert refused_merge == 405, answer
+    # Nothing reached main or the registry's aliases: the PR waits.
+    assert world.hub.main_sha() == head and pins(world, "staging") == staging
+    assert world.aliases("churn-classifier")["staging"] == staging["version"]
+    assert not world.hub.violations, world.hub.violations[:5]
+
+
+def test_the_drill_promotes_a_known_good_version_rolls_staging_back_and_finds_it_as_it_was(world: World):
+    """drill.yml through modelops only: propose, `modelops pr merge` (the App bypasses the review),
+    wait-synced, rollback --drill (nothing quarantined), wait-synced, `status --same-as`. The known-good
+    version is the one the retrain just proved: its staging PR, waiting for review, is the one the drill
+    updates and merges."""
+    before = pins(world, "staging")
+    known_good = latest_version(world, "churn-classifier")
+    runs_before, pulls_before = len(world.hub.runs), set(world.hub.pulls)
+    with disabled(world, "sync.yml", "pr.yml"):
+        answer = world.dispatch_workflow(
+            "drill.yml", {"model": "churn", "version": str(known_good)}, world.hub.token_of("alice")
+        )
+        assert answer.status_code == 204, answer.text
+        world.hub.wait_idle()
+    started = world.hub.runs[runs_before:]
+    assert [(r.workflow, r.event) for r in started] == [("drill.yml", "workflow_dispatch")], started
+    (drill,) = world.finished(started)
+    job = drill.job("rollback drill on staging")
+    assert job.result == "success", drill.failures()
+    # The promotion went through a PR, merged at once by the App (main's bypass actor) ...
+    assert set(world.hub.pulls) == pulls_before, "the drill opened a second PR for the same promotion"
+    (promotion,) = [p for p in world.hub.pulls.values() if p.head == f"promote/churn/staging/v{known_good}"]
+    number = promotion.number
+    assert promotion.state == "closed" and promotion.merged_by == APP_BOT
+    # ... then the rollback commit, pushed by the App too; between them staging served the known-good one.
+    merge, rollback = world.origin_subjects()[1::-1]
+    assert merge.startswith(f"Merge pull request #{number} ") and rollback.startswith(
+        "rollback churn staging"
+    )
+    assert world.hub.actor_of_push(world.hub.main_sha()) == APP_BOT
+    promoted = yaml.safe_load(world.origin_file("models.yaml", "main~1"))["models"]["churn"]["environments"]
+    assert promoted["staging"]["version"] == known_good, promoted["staging"]
+    after = pins(world, "staging")
+    assert after["version"] == before["version"] and known_good not in (after.get("quarantined") or []), after  # type: ignore[operator]
+    assert "drill: monthly rollback drill" in world.origin_file("models.yaml")
+    # The rollback left the registry where git is; the pins are the recorded ones.
+    assert '"registry_synced": true' in job.text, job.text[-3000:]
+    assert world.aliases("churn-classifier")["staging"] == before["version"]
+    assert (
+        "/apis/serving.kserve.io/v1beta1/namespaces/models-staging/inferenceservices/churn"
+        in world.kube.reads
+    )
     assert not world.hub.violations, world.hub.violations[:5]
 
 
