@@ -311,11 +311,12 @@ def _train_on_argo(
             break
         left = deadline - time.monotonic()
         if left <= 0:
-            kube.delete_custom(tw.GROUP, tw.VERSION, namespace, tw.PLURAL, name)
-            raise ExternalError(
-                f"{where} did not finish within {argo.timeout_minutes:g} min ({settings}.argo.timeout_minutes) "
-                f"while {phase}; deleted it, nothing registered"
-            )
+            late = f"{where} did not finish within {argo.timeout_minutes:g} min ({settings}.argo.timeout_minutes) while {phase}"
+            try:
+                kube.delete_custom(tw.GROUP, tw.VERSION, namespace, tw.PLURAL, name)
+            except ExternalError as exc:
+                raise ExternalError(f"{late}; nothing registered, and deleting it failed: {exc}") from None
+            raise ExternalError(f"{late}; deleted it, nothing registered")
         time.sleep(min(poll_seconds, left))
     if not status.succeeded:
         code = status.failed_exit_code
