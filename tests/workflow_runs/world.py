@@ -307,7 +307,8 @@ def _binary(name: str) -> str:
 
 
 @contextmanager
-def build_world(root: Path, *, seed: bool = True) -> Iterator[World]:
+def build_world(root: Path, *, seed: bool = True, venv_cache: bool = True) -> Iterator[World]:
+    """venv_cache=False: every job builds its venvs from the lock with the real uv, as on a cold runner."""
     act = require_act()
     with ExitStack() as stack:
         # The servers boot while the sandbox is made.
@@ -404,7 +405,8 @@ def build_world(root: Path, *, seed: bool = True) -> Iterator[World]:
             },
             runner_env=runner_environment(root, hub, kube, s3_url, origin),
         )
-        build_venv_cache(clone, root / "runner-venvs", world.runner_env)
+        if venv_cache:
+            build_venv_cache(clone, root / "runner-venvs", world.runner_env)
         pushed = world.push_as("alice", clone)
         assert pushed.returncode == 0, pushed.stderr
         if seed:
