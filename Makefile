@@ -1,5 +1,5 @@
 # Two commands for a fresh machine (Python 3.11, git, make):
-#   make demo   the whole loop on the embedded defaults
+#   make demo   the whole loop on the embedded defaults (MODEL=visits: that model's loop alone)
 #   make test   lint, type check and every test suite
 PYTHON ?= python3.11
 VENV   := .venv
@@ -43,7 +43,7 @@ unit: $(STAMP)
 
 demo: $(STAMP)
 	-@./scripts/install-binaries --if-root
-	$(BIN)/modelops demo
+	$(BIN)/modelops demo $(if $(MODEL),--model $(MODEL))
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --write-readme

@@ -57,7 +57,9 @@ ANALYSIS = {
     "alpha_abort": 0.001,
     "alpha_promote": 0.05,
     "error_floor": 0.05,
-    "latency_tail_tolerance": 0.1,
+    # Wide: on a busy laptop a healthy canary's process can be a little slower than stable's, and at
+    # 0.1 one such run aborted v2. The fault puts every canary request above the stable p99.
+    "latency_tail_tolerance": 0.3,
     "score_psi": 0.6,
     "interval": "5s",
     "deadline": "10m",
