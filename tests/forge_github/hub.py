@@ -196,6 +196,7 @@ class Hub:
         self.pushes: list[tuple[str, str, str, str]] = []  # ref, before, after, who
         self.primary_remaining: int | None = None
         self.secondary_limited = 0
+        self.secondary_retry_after_s = 1
         self._ids = itertools.count(2000)
         self._numbers = itertools.count(1)
         self._run_ids = itertools.count(9001)
@@ -604,7 +605,7 @@ class Hub:
                 {
                     "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
                 },
-                {"retry-after": "1", **headers},
+                {"retry-after": str(self.secondary_retry_after_s), **headers},
             )
         if self.primary_remaining is not None:
             if self.primary_remaining <= 0:

@@ -221,7 +221,7 @@ def latest_version(world: World, registered: str) -> int:
 
 
 def test_a_drift_alert_reaches_retrain_yml_past_a_429_and_its_staging_pr_waits_for_review(world: World):
-    """The relay's dispatch is answered 429 once (a secondary rate limit, retry-after 1 s): it waits
+    """The relay's dispatch is answered 429 once (a secondary rate limit, retry-after 3 s): it waits
     that long, asks once more, and retrain.yml runs. The retrain trains without a write token and
     proposes to staging only; the PR, armed to auto-merge, waits for main's rules, not the App's bypass.
     Then a dispatch refused with the primary limit spent (lifting in a minute, past the relay's 30 s
@@ -229,7 +229,8 @@ def test_a_drift_alert_reaches_retrain_yml_past_a_429_and_its_staging_pr_waits_f
     head, staging = world.hub.main_sha(), pins(world, "staging")
     runs_before, pulls_before, answered = len(world.hub.runs), set(world.hub.pulls), len(world.hub.answers)
     with disabled(world, "pr.yml"), relay(world) as url:
-        world.hub.secondary_limited = 1
+        # Longer than the 1 s PyGithub leaves between two writes anyway, so that only a wait shows.
+        world.hub.secondary_limited, world.hub.secondary_retry_after_s = 1, 3
         drift = alert(
             alertname="ChurnFeatureDrift",
             action="retrain",
@@ -260,7 +261,7 @@ def test_a_drift_alert_reaches_retrain_yml_past_a_429_and_its_staging_pr_waits_f
         if path.endswith("/dispatches")
     ]
     assert [status for _, status in dispatch_answers] == [429, 204, 403], dispatch_answers
-    assert dispatch_answers[1][0] - dispatch_answers[0][0] >= 1.0, "asked again before retry-after"
+    assert dispatch_answers[1][0] - dispatch_answers[0][0] >= 3.0, "asked again before retry-after"
     # The refusal: GitHub's message, in one line, and no run.
     assert refused.status_code == 503, refused.text
     (failed,) = refused.json()["incidents"]
