@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -30,6 +30,7 @@ from modelops.core.state import (
     is_reserved_alias,
     parse_state,
 )
+from modelops.core.verification import parse_stamp
 from modelops.errors import BadInput, Denied
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema="
@@ -595,7 +596,7 @@ def _pins_quarantined_elsewhere(state: DesiredState) -> Iterator[tuple[Problem, 
                     continue
                 where = f"models.{model.name}.environments.{env.name}.{what}"
                 since = _first_quarantine(model, pinned)
-                pinned_at = _instant(pin.at) if pin is not None else None
+                pinned_at = parse_stamp(pin.at) if pin is not None else None
                 if since is not None and pinned_at is not None and pinned_at < since[0]:
                     _, by_env, at = since
                     message = (
@@ -627,23 +628,11 @@ def _first_quarantine(model: Model, version: int) -> tuple[datetime, str, str] |
         if version not in env.quarantined:
             continue
         for entry in env.history:
-            when = _instant(entry.at)
+            when = parse_stamp(entry.at)
             if entry.action == "rollback" and entry.from_ == version and when is not None:
                 found.append((when, env.name, entry.at))
                 break
     return min(found) if found else None
-
-
-def _instant(text: str | None) -> datetime | None:
-    """A history timestamp as an aware instant; None when there is none or it does not parse, which
-    then never counts as "before"."""
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def require_not_quarantined(state: DesiredState, model: str, version: int) -> None:
